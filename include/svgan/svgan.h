@@ -1,0 +1,12 @@
+/* svgan — StyleGAN-V in C11 + OpenCL.  Umbrella header of libsvgan. */
+#ifndef SVGAN_SVGAN_H
+#define SVGAN_SVGAN_H
+
+#include "svgan/status.h"
+#include "svgan/runtime.h"
+#include "svgan/tensor.h"
+#include "svgan/gemm.h"
+#include "svgan/safetensors.h"
+#include "svgan/ops.h"
+
+#endif

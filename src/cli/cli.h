@@ -1,0 +1,20 @@
+/* svgan CLI: the only layer that prints for the user and exits. */
+#ifndef SVGAN_CLI_H
+#define SVGAN_CLI_H
+
+#include "svgan/svgan.h"
+
+/* Each subcommand: argc/argv start at the subcommand name. Returns exit status. */
+int cmd_devices(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* "svgan: <msg>" on stderr, one line. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Parse "--device X" / "--device=X"; returns 1 if argv[*i] was consumed. */
+int cli_device_opt(int argc, char **argv, int *i, const char **device);
+
+#endif

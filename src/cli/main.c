@@ -1,0 +1,76 @@
+/* svgan — command-line entry point: dispatch to subcommands. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("svgan: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_device_opt(int argc, char **argv, int *i, const char **device)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--device") || !strcmp(a, "-d")) {
+        if (*i + 1 >= argc) {
+            cli_error("%s needs a value (index, 'cpu', 'gpu' or a name substring)", a);
+            return -1;
+        }
+        *device = argv[++*i];
+        return 1;
+    }
+    if (!strncmp(a, "--device=", 9)) {
+        *device = a + 9;
+        return 1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} cmds[] = {
+    {"devices", cmd_devices, "list OpenCL devices"},
+    {"bench", cmd_bench, "benchmarks (svgan bench gemm)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: svgan <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f, "\nglobal environment: SVGAN_DEVICE (device selector), SVGAN_KERNEL_DIR (kernel sources),\n"
+               "SVGAN_CACHE_DIR (program binary cache, 'off' to disable), SVGAN_GEMM (auto|clblast|cblas).\n"
+               "See svgan(1) and 'svgan <command> --help'.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("svgan %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try 'svgan --help')", argv[1]);
+    return 2;
+}
