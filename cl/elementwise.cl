@@ -1,0 +1,246 @@
+/* elementwise — see include/svgan/ops/elementwise.h.  One work-item per
+ * element; reductions are fixed-order work-group trees. */
+
+/* torch.lerp's formula (exact at both ends). */
+inline float sv_lerpf(float s, float e, float w)
+{
+    return w < 0.5f ? s + w * (e - s) : e - (e - s) * (1.0f - w);
+}
+
+__kernel void axpby(float a, __global const float *x, long xo, float b, __global float *y, long yo, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    float v = a * x[xo + i];
+    if (b != 0.0f)
+        v += b * y[yo + i];
+    y[yo + i] = v;
+}
+
+__kernel void scale(__global float *y, long yo, float a, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    y[yo + i] *= a;
+}
+
+__kernel void mul(__global const float *a, long ao, __global const float *b, long bo, __global float *y, long yo,
+                  long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    y[yo + i] = a[ao + i] * b[bo + i];
+}
+
+__kernel void add(__global const float *a, long ao, __global const float *b, long bo, __global float *y, long yo,
+                  long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    y[yo + i] = a[ao + i] + b[bo + i];
+}
+
+__kernel void lerp_s(__global const float *a, long ao, __global const float *b, long bo, float t,
+                     __global float *y, long yo, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    y[yo + i] = sv_lerpf(a[ao + i], b[bo + i], t);
+}
+
+__kernel void lerp_t(__global const float *a, long ao, __global const float *b, long bo, __global const float *t,
+                     long to, __global float *y, long yo, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    y[yo + i] = sv_lerpf(a[ao + i], b[bo + i], t[to + i]);
+}
+
+__kernel void rowscale(__global const float *x, long xo, __global const float *s, long so, float alpha,
+                       __global float *y, long yo, long D, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    y[yo + i] = x[xo + i] * (alpha * s[so + i / D]);
+}
+
+__kernel void softplus_fwd(__global const float *x, long xo, __global float *y, long yo, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    float v = x[xo + i];
+    y[yo + i] = fmax(v, 0.0f) + log1p(exp(-fabs(v))); /* NaN propagates through fabs/exp */
+}
+
+__kernel void softplus_bwd(__global const float *x, long xo, __global const float *gy, long gyo,
+                           __global float *gx, long gxo, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    float v = x[xo + i];
+    float e = exp(-fabs(v)); /* in (0, 1]: no overflow */
+    float s = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    if (isnan(v))
+        s = v;
+    gx[gxo + i] = gy[gyo + i] * s;
+}
+
+/* ---- reductions ---- */
+#define WG 64
+
+/* Fixed tree over part[0..WG) — result in part[0]. */
+inline void sv_tree(__local float *part, int l)
+{
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w >>= 1) {
+        if (l < w)
+            part[l] += part[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+/* Stage 1: group g of G, lane l sums x[i] for i = g·WG + l + k·G·WG, then a tree;
+ * writes part_out[g]. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sum_stage1(__global const float *x, long xo, long n, __global float *po, long poo)
+{
+    __local float part[WG];
+    int l = (int)get_local_id(0);
+    long g = (long)get_group_id(0), G = (long)get_num_groups(0);
+    float acc = 0.0f;
+    for (long i = g * WG + l; i < n; i += G * WG)
+        acc += x[xo + i];
+    part[l] = acc;
+    sv_tree(part, l);
+    if (l == 0)
+        po[poo + g] = part[0];
+}
+
+/* Stage 2: one group sums G partials. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sum_stage2(__global const float *pin, long pio, long G, float alpha, __global float *out, long oo,
+                int accumulate)
+{
+    __local float part[WG];
+    int l = (int)get_local_id(0);
+    float acc = 0.0f;
+    for (long i = l; i < G; i += WG)
+        acc += pin[pio + i];
+    part[l] = acc;
+    sv_tree(part, l);
+    if (l == 0) {
+        float v = part[0] * alpha;
+        out[oo] = accumulate ? out[oo] + v : v;
+    }
+}
+
+/* One group per row r of x [R, L]: out[r] (+)= alpha · Σ_j f(x[r, j]),
+ * f = identity (sq = 0) or square (sq = 1). */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void row_reduce(__global const float *x, long xo, long L, int sq, float alpha, __global float *out, long oo,
+                int accumulate)
+{
+    __local float part[WG];
+    int l = (int)get_local_id(0);
+    long r = (long)get_group_id(0);
+    __global const float *row = x + xo + r * L;
+    float acc = 0.0f;
+    if (sq) {
+        for (long j = l; j < L; j += WG) {
+            float v = row[j];
+            acc += v * v;
+        }
+    } else {
+        for (long j = l; j < L; j += WG)
+            acc += row[j];
+    }
+    part[l] = acc;
+    sv_tree(part, l);
+    if (l == 0) {
+        float v = part[0] * alpha;
+        out[oo + r] = accumulate ? out[oo + r] + v : v;
+    }
+}
+
+/* Per-group count of non-finite values, written as uint into a float buffer. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void count_nonfinite(__global const float *x, long xo, long n, __global uint *po, long poo)
+{
+    __local uint part[WG];
+    int l = (int)get_local_id(0);
+    long g = (long)get_group_id(0), G = (long)get_num_groups(0);
+    uint acc = 0;
+    for (long i = g * WG + l; i < n; i += G * WG)
+        acc += isfinite(x[xo + i]) ? 0u : 1u;
+    part[l] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w >>= 1) {
+        if (l < w)
+            part[l] += part[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0)
+        po[poo + g] = part[0];
+}
+
+__kernel void nan_to_num(__global float *x, long xo, long n)
+{
+    long i = GID0;
+    if (i >= n)
+        return;
+    float v = x[xo + i];
+    if (isnan(v))
+        x[xo + i] = 0.0f;
+    else if (isinf(v))
+        x[xo + i] = v > 0.0f ? 1e5f : -1e5f;
+}
+
+/* ---- layout ---- */
+
+/* Channel-block copy: for n < N, c < nc, s < S
+ *   dst[(n·dC + dc0 + c)·S + s] (+)= src[(n·sC + sc0 + c)·S + s]. */
+__kernel void copy_channels(__global const float *src, long so, long sC, long sc0, __global float *dst, long dso,
+                            long dC, long dc0, long nc, long S, long total, int accumulate)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    long s = i % S;
+    long t = i / S;
+    long c = t % nc;
+    long n = t / nc;
+    float v = src[so + (n * sC + sc0 + c) * S + s];
+    long d = dso + (n * dC + dc0 + c) * S + s;
+    dst[d] = accumulate ? dst[d] + v : v;
+}
+
+/* y[r, s] = x[r] for r < NC, s < HW. */
+__kernel void broadcast_spatial(__global const float *x, long xo, __global float *y, long yo, long HW, long total)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    y[yo + i] = x[xo + i / HW];
+}
+
+/* y[b, c, a] = x[b, a, c]; one item per output element. */
+__kernel void transpose12(__global const float *x, long xo, __global float *y, long yo, long A, long C, long total)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    long a = i % A;
+    long t = i / A;
+    long c = t % C;
+    long b = t / C;
+    y[yo + i] = x[xo + (b * A + a) * C + c];
+}

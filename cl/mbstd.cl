@@ -1,0 +1,117 @@
+/* mbstd — see include/svgan/ops/mbstd.h.  x is [N, S] with S = C·H·W; y is
+ * [N, (C+1)·HW]; group g (of n) has members g + k·n, k < G. */
+
+#define MB_EPS 1e-8f
+#define WG 64
+
+/* Group statistics, one work-group per group g.  has_dot = 0: out[g] = σ_g =
+ * (1/S) Σ_e s_e.  has_dot = 1: out[g] = σ̇_g = (1/(G S)) Σ_e P_e / s_e.
+ * Lane l takes e = l, l+WG, … in order, then a fixed tree. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void mbstd_stats(__global const float *x, long xo, __global const float *xd, long xdo, int has_dot,
+                 __global float *out, long oo, long S, int n, int G)
+{
+    __local float part[WG];
+    int g = (int)get_group_id(0);
+    int l = (int)get_local_id(0);
+    float acc = 0.0f;
+    for (long e = l; e < S; e += WG) {
+        float mu = 0.0f;
+        for (int k = 0; k < G; k++)
+            mu += x[xo + (long)(g + k * n) * S + e];
+        mu /= (float)G;
+        float var = 0.0f, p = 0.0f;
+        for (int k = 0; k < G; k++) {
+            long idx = (long)(g + k * n) * S + e;
+            float d = x[xo + idx] - mu;
+            var += d * d;
+            if (has_dot)
+                p += d * xd[xdo + idx];
+        }
+        float s = sqrt(var / (float)G + MB_EPS);
+        acc += has_dot ? p / s : s;
+    }
+    part[l] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w >>= 1) {
+        if (l < w)
+            part[l] += part[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0)
+        out[oo + g] = has_dot ? part[0] / ((float)G * (float)S) : part[0] / (float)S;
+}
+
+/* y[i, c<C] = src[i, c]; y[i, C, hw] = stat[i mod n]. */
+__kernel void mbstd_fill(__global const float *src, long so, __global const float *stat, long sto,
+                         __global float *y, long yo, int N, long S, long HW, int n)
+{
+    long idx = GID0;
+    long row = S + HW;
+    if (idx >= (long)N * row)
+        return;
+    long i = idx / row, r = idx - i * row;
+    y[yo + idx] = r < S ? src[so + i * S + r] : stat[sto + (int)(i % n)];
+}
+
+/* gam[g] = Σ_{k<G} Σ_hw gy[g + k n, C, hw] (fixed order); one item per group. */
+__kernel void mbstd_gamma(__global const float *gy, long gyo, __global float *gam, long go, long S, long HW,
+                          int n, int G)
+{
+    long g = GID0;
+    if (g >= n)
+        return;
+    float acc = 0.0f;
+    for (int k = 0; k < G; k++) {
+        long base = (g + (long)k * n) * (S + HW) + S;
+        for (long h = 0; h < HW; h++)
+            acc += gy[gyo + base + h];
+    }
+    gam[go + g] = acc;
+}
+
+/* Backward, one item per input element (i, e).  gam[0..n) = Γ, gam[n..2n) = Γ̇.
+ *   has_gy:  gx  = gy + Γ d/(G S s)               (else gx starts at 0)
+ *   has_dot: gx += Γ̇/(G S) (ḋ/s − P d/(G s³)),   gxd = gyd + Γ̇ d/(G S s) */
+__kernel void mbstd_bwd(__global const float *x, long xo, __global const float *xd, long xdo,
+                        __global const float *gy, long gyo, int has_gy, __global const float *gyd, long gydo,
+                        int has_dot, __global const float *gam, long gao, __global float *gx, long gxo,
+                        __global float *gxd, long gxdo, int N, long S, long HW, int n, int G)
+{
+    long idx = GID0;
+    if (idx >= (long)N * S)
+        return;
+    long i = idx / S, e = idx - i * S;
+    int g = (int)(i % n);
+    float mu = 0.0f, mud = 0.0f;
+    for (int k = 0; k < G; k++) {
+        long j = (long)(g + k * n) * S + e;
+        mu += x[xo + j];
+        if (has_dot)
+            mud += xd[xdo + j];
+    }
+    mu /= (float)G;
+    mud /= (float)G;
+    float var = 0.0f, p = 0.0f;
+    for (int k = 0; k < G; k++) {
+        long j = (long)(g + k * n) * S + e;
+        float d = x[xo + j] - mu;
+        var += d * d;
+        if (has_dot)
+            p += d * xd[xdo + j];
+    }
+    float s = sqrt(var / (float)G + MB_EPS);
+    float gs = (float)G * (float)S;
+    float di = x[xo + idx] - mu;
+    long yi = i * (S + HW) + e;
+    float r = 0.0f;
+    if (has_gy)
+        r = gy[gyo + yi] + gam[gao + g] * di / (gs * s);
+    if (has_dot) {
+        float gd = gam[gao + n + g];
+        float ddi = xd[xdo + idx] - mud;
+        r += gd / gs * (ddi / s - p * di / ((float)G * s * s * s));
+        gxd[gxdo + idx] = gyd[gydo + yi] + gd * di / (gs * s);
+    }
+    gx[gxo + idx] = r;
+}

@@ -1,0 +1,115 @@
+/* modconv — see include/svgan/ops/modconv.h.  Frame row r belongs to video r / F. */
+
+/* out[r, c, p] (+)= a[r, c, p] · v[r / F, c]   for a [R, C, S], v [R/F, C] */
+__kernel void mc_scale(__global const float *a, long ao, __global const float *v, long vo, __global float *out,
+                       long oo, long total, int C, long S, int F, int accumulate)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    long rc = i / S;
+    int c = (int)(rc % C);
+    long r = rc / C;
+    float val = a[ao + i] * v[vo + (r / F) * C + c];
+    out[oo + i] = accumulate ? out[oo + i] + val : val;
+}
+
+/* wsq[j] = Σ_{t < kk} w[j·kk + t]²  (j over Cout·Cin) */
+__kernel void mc_wsq(__global const float *w, long wo, __global float *wsq, long qo, long n, int kk)
+{
+    long j = GID0;
+    if (j >= n)
+        return;
+    float acc = 0.0f;
+    for (int t = 0; t < kk; t++) {
+        float v = w[wo + j * kk + t];
+        acc += v * v;
+    }
+    wsq[qo + j] = acc;
+}
+
+/* out[j] = a[j]² */
+__kernel void mc_square(__global const float *a, long ao, __global float *out, long oo, long n)
+{
+    long j = GID0;
+    if (j >= n)
+        return;
+    float v = a[ao + j];
+    out[oo + j] = v * v;
+}
+
+/* d[j] = (acc[j] + 1e-8)^(-1/2), in place allowed */
+__kernel void mc_demod(__global const float *acc, long ao, __global float *d, long dd, long n)
+{
+    long j = GID0;
+    if (j >= n)
+        return;
+    d[dd + j] = 1.0f / sqrt(acc[ao + j] + 1e-8f);
+}
+
+/* e[j] = −g[j]·d[j]²   (g = Σ gy·y = gd·d, so e = gd·(−d³)) */
+__kernel void mc_demod_grad(__global const float *g, long go, __global const float *d, long dd, __global float *e,
+                            long eo, long n)
+{
+    long j = GID0;
+    if (j >= n)
+        return;
+    float dv = d[dd + j];
+    e[eo + j] = -g[go + j] * dv * dv;
+}
+
+/* One work-group of WG lanes per (video n, channel c):
+ *   out[n, c] = Σ_{f < F, p < S} a[(nF+f), c, p] · b[(nF+f), c, p]
+ * lane l sums elements l, l+WG, ... of the F·S products in a fixed order,
+ * then a fixed tree. */
+#define WG 64
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void mc_video_dot(__global const float *a, long ao, __global const float *b, long bo, __global float *out, long oo,
+                  int C, long S, int F)
+{
+    __local float part[WG];
+    long g = (long)get_group_id(0); /* n·C + c */
+    int l = (int)get_local_id(0);
+    int c = (int)(g % C);
+    long n = g / C;
+    long per = (long)F * S;
+    float acc = 0.0f;
+    for (long j = l; j < per; j += WG) {
+        long f = j / S, p = j - f * S;
+        long idx = ((n * F + f) * C + c) * S + p;
+        acc += a[ao + idx] * b[bo + idx];
+    }
+    part[l] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w >>= 1) {
+        if (l < w)
+            part[l] += part[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0)
+        out[oo + g] = part[0];
+}
+
+/* gs[j] (+)= r[j] + (has_t ? s[j]·t[j] : 0) */
+__kernel void mc_gs_combine(__global const float *r, long ro, __global const float *s, long so,
+                            __global const float *t, long to, int has_t, __global float *gs, long go, long n,
+                            int accumulate)
+{
+    long j = GID0;
+    if (j >= n)
+        return;
+    float v = r[ro + j];
+    if (has_t)
+        v += s[so + j] * t[to + j];
+    gs[go + j] = accumulate ? gs[go + j] + v : v;
+}
+
+/* gw[j·kk + t] += w[j·kk + t] · u[j]   (j over Cout·Cin) */
+__kernel void mc_gw_demod(__global const float *w, long wo, __global const float *u, long uo, __global float *gw,
+                          long gwo, long total, int kk)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    gw[gwo + i] += w[wo + i] * u[uo + i / kk];
+}

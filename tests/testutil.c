@@ -179,11 +179,12 @@ static int probe_device(void)
 
 int tu_main(Suite *s, int needs_device)
 {
+    SRunner *sr = srunner_create(s); /* owns s from here on */
     if (needs_device && !probe_device()) {
         fprintf(stderr, "no OpenCL device: skipping\n");
+        srunner_free(sr);
         return 77;
     }
-    SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int nf = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -36,10 +36,19 @@ int sv_gemm_set_backend(sv_ctx *ctx, sv_gemm_backend b);
 sv_gemm_backend sv_gemm_get_backend(sv_ctx *ctx);
 const char *sv_gemm_backend_name(sv_gemm_backend b);
 
+/* Enqueued on the context's in-order queue (CLBlast) or done synchronously on
+ * mapped buffers (CBLAS).  BLAS conventions: beta == 0 does not read C (NaN
+ * there does not propagate); K == 0 gives C = beta*C.  C must not overlap A or
+ * B.  Errors (SV_ERR_INVALID for ld < row width, a matrix past the end of its
+ * buffer, NULL buffer, strideC == 0 with batch > 1; SV_ERR_BLAS for a backend
+ * failure) carry a message in the ctx. */
 int sv_gemm(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K, float alpha, sv_mat A,
             sv_mat B, float beta, sv_mat C);
 
-/* batch products; matrix i uses offsets off + i*stride (stride 0 = shared). */
+/* batch products; matrix i uses offsets off + i*stride (stride 0 = shared).
+ * A batch whose layout is one larger product (shared B with A/C rows stacked,
+ * e.g. A [batch,M,K] packed; or shared A with B/C columns side by side, e.g.
+ * C [M,batch,N]) runs as a single GEMM. */
 int sv_gemm_strided_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K, float alpha,
                             sv_mat A, size_t strideA, sv_mat B, size_t strideB, float beta, sv_mat C,
                             size_t strideC, size_t batch);
@@ -48,8 +57,12 @@ int sv_gemm_strided_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, siz
  * OPENBLAS_CORETYPE is unset; see blas.c).  Row-major cblas_sgemm. */
 int sv_blas_load(sv_err *e);
 const char *sv_blas_corename(void);
+/* Returns SV_OK, SV_ERR_BLAS (library not loaded) or SV_ERR_INVALID (sizes). */
 int sv_blas_sgemm(sv_trans ta, sv_trans tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc);
+/* OpenBLAS thread count (0 if not loaded) / set it (SV_ERR_BLAS if not loaded). */
+int sv_blas_threads(void);
+int sv_blas_set_threads(int n);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include "svgan/tensor.h"
 #include "svgan/gemm.h"
 #include "svgan/safetensors.h"
+#include "svgan/params.h"
 #include "svgan/ops.h"
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 int cmd_devices(int argc, char **argv)
@@ -37,15 +39,29 @@ int cmd_devices(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         sv_devinfo *d = &l[i];
         if (json) {
-            printf("{\"index\": %d, \"platform\": \"%s\", \"name\": \"%s\", \"type\": \"%s\", \"global_mem\": %llu, "
-                   "\"max_alloc\": %llu, \"compute_units\": %u, \"version\": \"%s\", \"driver\": \"%s\", "
-                   "\"fp16\": %s, \"fp64\": %s, \"default\": %s}\n",
-                   d->index, d->platform, d->name, sv_devtype_name(d->type), (unsigned long long)d->global_mem,
-                   (unsigned long long)d->max_alloc, d->compute_units, d->version, d->driver,
-                   d->fp16 ? "true" : "false", d->fp64 ? "true" : "false", i == defidx ? "true" : "false");
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "index", d->index);
+            cJSON_AddStringToObject(o, "platform", d->platform);
+            cJSON_AddStringToObject(o, "name", d->name);
+            cJSON_AddStringToObject(o, "vendor", d->vendor);
+            cJSON_AddStringToObject(o, "type", sv_devtype_name(d->type));
+            cJSON_AddNumberToObject(o, "global_mem", (double)d->global_mem);
+            cJSON_AddNumberToObject(o, "max_alloc", (double)d->max_alloc);
+            cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+            cJSON_AddStringToObject(o, "version", d->version);
+            cJSON_AddStringToObject(o, "opencl_c", d->c_version);
+            cJSON_AddStringToObject(o, "driver", d->driver);
+            cJSON_AddBoolToObject(o, "fp16", d->fp16);
+            cJSON_AddBoolToObject(o, "fp64", d->fp64);
+            cJSON_AddBoolToObject(o, "default", i == defidx);
+            char *txt = cJSON_PrintUnformatted(o);
+            if (txt)
+                puts(txt);
+            cJSON_free(txt);
+            cJSON_Delete(o);
         } else {
             printf("%c%d  %-4s %s\n", i == defidx ? '*' : ' ', d->index, sv_devtype_name(d->type), d->name);
-            printf("     platform: %s; %s; driver %s\n", d->platform, d->version, d->driver);
+            printf("     platform: %s; %s; %s; driver %s\n", d->platform, d->version, d->c_version, d->driver);
             printf("     memory %.1f GiB (max alloc %.1f GiB), %u compute units, fp16 %s, fp64 %s\n",
                    d->global_mem / 1073741824.0, d->max_alloc / 1073741824.0, d->compute_units,
                    d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no");
