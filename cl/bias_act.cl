@@ -35,29 +35,23 @@ __kernel void bias_act_bwd(__global const float *y, long yo, __global const floa
     gx[gxo + i] = gy[gyo + i] * d;
 }
 
-/* One work-group of WG lanes per channel: lane l sums elements l, l+WG, ...
+/* One work-group of SV_WG lanes per channel: lane l sums elements l, l+SV_WG, ...
  * of that channel's N·S values in a fixed order, then a fixed tree. */
-#define WG 64
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void channel_sum(__global const float *x, long xo, __global float *out, long oo, int N, int C, long S,
                  float alpha, int accumulate)
 {
-    __local float part[WG];
+    __local float part[SV_WG];
     int c = (int)get_group_id(0);
     int l = (int)get_local_id(0);
     long per = (long)N * S;
     float acc = 0.0f;
-    for (long j = l; j < per; j += WG) {
+    for (long j = l; j < per; j += SV_WG) {
         long n = j / S, s = j - n * S;
         acc += x[xo + (n * C + c) * S + s];
     }
     part[l] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w >>= 1) {
-        if (l < w)
-            part[l] += part[l + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    sv_tree_sum(part, l);
     if (l == 0) {
         float v = part[0] * alpha;
         out[oo + c] = accumulate ? out[oo + c] + v : v;

@@ -95,48 +95,35 @@ __kernel void softplus_bwd(__global const float *x, long xo, __global const floa
 }
 
 /* ---- reductions ---- */
-#define WG 64
-
-/* Fixed tree over part[0..WG) — result in part[0]. */
-inline void sv_tree(__local float *part, int l)
-{
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w >>= 1) {
-        if (l < w)
-            part[l] += part[l + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-}
-
-/* Stage 1: group g of G, lane l sums x[i] for i = g·WG + l + k·G·WG, then a tree;
+/* Stage 1: group g of G, lane l sums x[i] for i = g·SV_WG + l + k·G·SV_WG, then a tree;
  * writes part_out[g]. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void sum_stage1(__global const float *x, long xo, long n, __global float *po, long poo)
 {
-    __local float part[WG];
+    __local float part[SV_WG];
     int l = (int)get_local_id(0);
     long g = (long)get_group_id(0), G = (long)get_num_groups(0);
     float acc = 0.0f;
-    for (long i = g * WG + l; i < n; i += G * WG)
+    for (long i = g * SV_WG + l; i < n; i += G * SV_WG)
         acc += x[xo + i];
     part[l] = acc;
-    sv_tree(part, l);
+    sv_tree_sum(part, l);
     if (l == 0)
         po[poo + g] = part[0];
 }
 
 /* Stage 2: one group sums G partials. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void sum_stage2(__global const float *pin, long pio, long G, float alpha, __global float *out, long oo,
                 int accumulate)
 {
-    __local float part[WG];
+    __local float part[SV_WG];
     int l = (int)get_local_id(0);
     float acc = 0.0f;
-    for (long i = l; i < G; i += WG)
+    for (long i = l; i < G; i += SV_WG)
         acc += pin[pio + i];
     part[l] = acc;
-    sv_tree(part, l);
+    sv_tree_sum(part, l);
     if (l == 0) {
         float v = part[0] * alpha;
         out[oo] = accumulate ? out[oo] + v : v;
@@ -145,26 +132,26 @@ void sum_stage2(__global const float *pin, long pio, long G, float alpha, __glob
 
 /* One group per row r of x [R, L]: out[r] (+)= alpha · Σ_j f(x[r, j]),
  * f = identity (sq = 0) or square (sq = 1). */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void row_reduce(__global const float *x, long xo, long L, int sq, float alpha, __global float *out, long oo,
                 int accumulate)
 {
-    __local float part[WG];
+    __local float part[SV_WG];
     int l = (int)get_local_id(0);
     long r = (long)get_group_id(0);
     __global const float *row = x + xo + r * L;
     float acc = 0.0f;
     if (sq) {
-        for (long j = l; j < L; j += WG) {
+        for (long j = l; j < L; j += SV_WG) {
             float v = row[j];
             acc += v * v;
         }
     } else {
-        for (long j = l; j < L; j += WG)
+        for (long j = l; j < L; j += SV_WG)
             acc += row[j];
     }
     part[l] = acc;
-    sv_tree(part, l);
+    sv_tree_sum(part, l);
     if (l == 0) {
         float v = part[0] * alpha;
         out[oo + r] = accumulate ? out[oo + r] + v : v;
@@ -172,22 +159,17 @@ void row_reduce(__global const float *x, long xo, long L, int sq, float alpha, _
 }
 
 /* Per-group count of non-finite values, written as uint into a float buffer. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void count_nonfinite(__global const float *x, long xo, long n, __global uint *po, long poo)
 {
-    __local uint part[WG];
+    __local uint part[SV_WG];
     int l = (int)get_local_id(0);
     long g = (long)get_group_id(0), G = (long)get_num_groups(0);
     uint acc = 0;
-    for (long i = g * WG + l; i < n; i += G * WG)
+    for (long i = g * SV_WG + l; i < n; i += G * SV_WG)
         acc += isfinite(x[xo + i]) ? 0u : 1u;
     part[l] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w >>= 1) {
-        if (l < w)
-            part[l] += part[l + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    sv_tree_sum_uint(part, l);
     if (l == 0)
         po[poo + g] = part[0];
 }

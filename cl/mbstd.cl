@@ -2,20 +2,18 @@
  * [N, (C+1)·HW]; group g (of n) has members g + k·n, k < G. */
 
 #define MB_EPS 1e-8f
-#define WG 64
-
 /* Group statistics, one work-group per group g.  has_dot = 0: out[g] = σ_g =
  * (1/S) Σ_e s_e.  has_dot = 1: out[g] = σ̇_g = (1/(G S)) Σ_e P_e / s_e.
- * Lane l takes e = l, l+WG, … in order, then a fixed tree. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+ * Lane l takes e = l, l+SV_WG, … in order, then a fixed tree. */
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void mbstd_stats(__global const float *x, long xo, __global const float *xd, long xdo, int has_dot,
                  __global float *out, long oo, long S, int n, int G)
 {
-    __local float part[WG];
+    __local float part[SV_WG];
     int g = (int)get_group_id(0);
     int l = (int)get_local_id(0);
     float acc = 0.0f;
-    for (long e = l; e < S; e += WG) {
+    for (long e = l; e < S; e += SV_WG) {
         float mu = 0.0f;
         for (int k = 0; k < G; k++)
             mu += x[xo + (long)(g + k * n) * S + e];
@@ -32,12 +30,7 @@ void mbstd_stats(__global const float *x, long xo, __global const float *xd, lon
         acc += has_dot ? p / s : s;
     }
     part[l] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w >>= 1) {
-        if (l < w)
-            part[l] += part[l + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    sv_tree_sum(part, l);
     if (l == 0)
         out[oo + g] = has_dot ? part[0] / ((float)G * (float)S) : part[0] / (float)S;
 }

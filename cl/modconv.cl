@@ -58,34 +58,28 @@ __kernel void mc_demod_grad(__global const float *g, long go, __global const flo
     e[eo + j] = -g[go + j] * dv * dv;
 }
 
-/* One work-group of WG lanes per (video n, channel c):
+/* One work-group of SV_WG lanes per (video n, channel c):
  *   out[n, c] = Σ_{f < F, p < S} a[(nF+f), c, p] · b[(nF+f), c, p]
- * lane l sums elements l, l+WG, ... of the F·S products in a fixed order,
+ * lane l sums elements l, l+SV_WG, ... of the F·S products in a fixed order,
  * then a fixed tree. */
-#define WG 64
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
 void mc_video_dot(__global const float *a, long ao, __global const float *b, long bo, __global float *out, long oo,
                   int C, long S, int F)
 {
-    __local float part[WG];
+    __local float part[SV_WG];
     long g = (long)get_group_id(0); /* n·C + c */
     int l = (int)get_local_id(0);
     int c = (int)(g % C);
     long n = g / C;
     long per = (long)F * S;
     float acc = 0.0f;
-    for (long j = l; j < per; j += WG) {
+    for (long j = l; j < per; j += SV_WG) {
         long f = j / S, p = j - f * S;
         long idx = ((n * F + f) * C + c) * S + p;
         acc += a[ao + idx] * b[bo + idx];
     }
     part[l] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w >>= 1) {
-        if (l < w)
-            part[l] += part[l + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    sv_tree_sum(part, l);
     if (l == 0)
         out[oo + g] = part[0];
 }

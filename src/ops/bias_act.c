@@ -82,7 +82,7 @@ int sv_channel_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out,
     sv_arg_float(&a, alpha);
     sv_arg_int(&a, accumulate);
     SV_TRY(sv_args_end(&a));
-    size_t g = (size_t)C * 64, l = 64;
+    size_t g = (size_t)C * SV_WG, l = SV_WG;
     return sv_launch(ctx, k, 1, &g, &l, "channel_sum");
 }
 

@@ -8,7 +8,6 @@
 #include "ops_internal.h"
 
 static const char FILE_CL[] = "elementwise.cl";
-#define RED_WG 64
 #define RED_MAX_GROUPS 256
 
 static int same_numel(const sv_tensor *a, const sv_tensor *b, const char *op, const char *what)
@@ -178,7 +177,7 @@ int sv_softplus_bwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *gy, sv_ten
 
 static size_t red_groups(int64_t n)
 {
-    int64_t g = (n + RED_WG - 1) / RED_WG;
+    int64_t g = (n + SV_WG - 1) / SV_WG;
     if (g > RED_MAX_GROUPS)
         g = RED_MAX_GROUPS;
     return g < 1 ? 1 : (size_t)g;
@@ -204,7 +203,7 @@ int sv_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int acc
         sv_arg_long(&ar, n);
         sv_arg_tensor(&ar, &part);
         rc = sv_args_end(&ar);
-        size_t g = G * RED_WG, l = RED_WG;
+        size_t g = G * SV_WG, l = SV_WG;
         if (!rc)
             rc = sv_launch(ctx, k1, 1, &g, &l, "sum_stage1");
     }
@@ -217,7 +216,7 @@ int sv_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int acc
         sv_arg_tensor(&ar, out);
         sv_arg_int(&ar, accumulate);
         rc = sv_args_end(&ar);
-        size_t g = RED_WG, l = RED_WG;
+        size_t g = SV_WG, l = SV_WG;
         if (!rc)
             rc = sv_launch(ctx, k2, 1, &g, &l, "sum_stage2");
     }
@@ -240,7 +239,7 @@ static int row_reduce(sv_ctx *ctx, const sv_tensor *x, int64_t R, int64_t L, int
     sv_arg_tensor(&ar, out);
     sv_arg_int(&ar, accumulate);
     SV_TRY(sv_args_end(&ar));
-    size_t g = (size_t)R * RED_WG, l = RED_WG;
+    size_t g = (size_t)R * SV_WG, l = SV_WG;
     return sv_launch(ctx, k, 1, &g, &l, "row_reduce");
 }
 
@@ -272,7 +271,7 @@ int sv_count_nonfinite(sv_ctx *ctx, const sv_tensor *x, int64_t *count)
         sv_arg_long(&ar, n);
         sv_arg_tensor(&ar, &part);
         rc = sv_args_end(&ar);
-        size_t g = G * RED_WG, l = RED_WG;
+        size_t g = G * SV_WG, l = SV_WG;
         if (!rc)
             rc = sv_launch(ctx, k, 1, &g, &l, "count_nonfinite");
     }

@@ -74,7 +74,7 @@ static int launch_stats(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *xd, sv
     sv_arg_int(&a, d->n);
     sv_arg_int(&a, d->G);
     SV_TRY(sv_args_end(&a));
-    size_t g = (size_t)d->n * 64, l = 64;
+    size_t g = (size_t)d->n * SV_WG, l = SV_WG;
     return sv_launch(ctx, k, 1, &g, &l, "mbstd_stats");
 }
 

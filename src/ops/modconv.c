@@ -76,7 +76,7 @@ static int launch_video_dot(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *b,
     sv_arg_long(&g, S);
     sv_arg_int(&g, F);
     SV_TRY(sv_args_end(&g));
-    size_t gs = (size_t)(B * C) * 64, l = 64;
+    size_t gs = (size_t)(B * C) * SV_WG, l = SV_WG;
     return sv_launch(ctx, k, 1, &gs, &l, "mc_video_dot");
 }
 

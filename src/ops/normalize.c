@@ -6,7 +6,6 @@
 #include "ops_internal.h"
 
 static const char FILE_CL[] = "normalize.cl";
-#define NORM_WG 64
 
 static int rows(const sv_tensor *x, int64_t *N, int64_t *D)
 {
@@ -33,7 +32,7 @@ static int launch(sv_ctx *ctx, const char *kname, const sv_tensor *x, const sv_t
     sv_arg_long(&a, D);
     sv_arg_float(&a, (float)SV_NORMALIZE_EPS);
     SV_TRY(sv_args_end(&a));
-    size_t g = (size_t)N * NORM_WG, l = NORM_WG;
+    size_t g = (size_t)N * SV_WG, l = SV_WG;
     return sv_launch(ctx, k, 1, &g, &l, kname);
 }
 

@@ -19,6 +19,9 @@
             return sv__r;     \
     } while (0)
 
+/* Work-group size of the reduction kernels; must equal SV_WG in cl/common.cl. */
+#define SV_WG 64
+
 /* Argument helpers: a tensor is passed as (buffer, long element offset). */
 static inline void sv_arg_tensor(sv_args *a, const sv_tensor *t)
 {
