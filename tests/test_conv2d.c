@@ -292,7 +292,7 @@ START_TEST(t_other_kernels)
     sv_ctx *ctx = tu_ctx();
     int cpu = sv_ctx_is_cpu(ctx);
     sv_ctx_destroy(ctx);
-    setenv("SVGAN_CONV_KERNELS", cpu ? "elem" : "rows", 1);
+    setenv("SVGAN_KERNEL_FORM", cpu ? "elem" : "rows", 1);
     const cfg *vs[7] = {&V_SAME3, &V_SAME3B, &V_SAME1, &V_UP, &V_DOWN3, &V_DOWN3B, &V_DOWN1};
     for (int i = 0; i < 7; i++)
         run_variant(vs[i], 400 + (uint64_t)i, 0);
@@ -305,7 +305,7 @@ START_TEST(t_other_kernels)
         run_variant(&c, 420 + (uint64_t)i, 0);
     }
     unsetenv("SVGAN_CONV_CHUNK_FRAMES");
-    unsetenv("SVGAN_CONV_KERNELS");
+    unsetenv("SVGAN_KERNEL_FORM");
 }
 END_TEST
 

@@ -62,6 +62,12 @@ cl_command_queue sv_ctx_queue(const sv_ctx *ctx);
 cl_device_id sv_ctx_device(const sv_ctx *ctx);
 const sv_devinfo *sv_ctx_info(const sv_ctx *ctx);
 int sv_ctx_is_cpu(const sv_ctx *ctx);
+/* Kernel form for data-movement kernels (im2col, resampling): 1 = one
+ * work-item per row with a sequential inner loop (fast on CPU devices, where
+ * PoCL runs work-items as loops), 0 = one work-item per element (GPUs).
+ * Default: rows on CPU devices; $SVGAN_KERNEL_FORM=rows|elem overrides (tests
+ * use it to exercise both forms on one device). */
+int sv_ctx_row_kernels(const sv_ctx *ctx);
 /* The context's error record: ops that take a ctx write their message here. */
 sv_err *sv_ctx_err(sv_ctx *ctx);
 const char *sv_ctx_errmsg(const sv_ctx *ctx);

@@ -114,17 +114,9 @@ static sv_mat mat(cl_mem m, size_t off, size_t ld)
 /* ------------------------------------------------------------------------ */
 /* kernels                                                                    */
 
-/* Row kernels on CPU devices, per-element kernels elsewhere; env
- * SVGAN_CONV_KERNELS=rows|elem overrides (testing both forms on one device). */
-static int use_rows(sv_ctx *ctx)
-{
-    const char *s = getenv("SVGAN_CONV_KERNELS");
-    if (s && !strcmp(s, "rows"))
-        return 1;
-    if (s && !strcmp(s, "elem"))
-        return 0;
-    return sv_ctx_is_cpu(ctx);
-}
+/* Row kernels on CPU devices, per-element kernels elsewhere (see
+ * sv_ctx_row_kernels). */
+static int use_rows(sv_ctx *ctx) { return sv_ctx_row_kernels(ctx); }
 
 static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, int C, int Hi, int Wi, int k,
                   int stride, int pad, int Ho, int Wo, int nf, size_t ldc)

@@ -255,6 +255,16 @@ cl_command_queue sv_ctx_queue(const sv_ctx *c) { return c->q; }
 cl_device_id sv_ctx_device(const sv_ctx *c) { return c->info.did; }
 const sv_devinfo *sv_ctx_info(const sv_ctx *c) { return &c->info; }
 int sv_ctx_is_cpu(const sv_ctx *c) { return c->is_cpu; }
+
+int sv_ctx_row_kernels(const sv_ctx *c)
+{
+    const char *s = getenv("SVGAN_KERNEL_FORM");
+    if (s && !strcmp(s, "rows"))
+        return 1;
+    if (s && !strcmp(s, "elem"))
+        return 0;
+    return c->is_cpu;
+}
 sv_err *sv_ctx_err(sv_ctx *c) { return &c->err; }
 const char *sv_ctx_errmsg(const sv_ctx *c) { return c->err.msg; }
 void sv_ctx_get_stats(const sv_ctx *c, sv_ctx_stats *s) { *s = c->stats; }

@@ -27,7 +27,7 @@
  * ONE GEMM with K = frames·Ho·Wo (beta = 1 across chunks).  The up-2 conv
  * multiplies Wᵀ-permuted weights by x (H·W·Cin·Cout·k² MACs) and gathers the
  * columns into the (2H+1)² grid.  im2col/col2im come in a row form (CPU
- * devices) and a per-element form (GPUs); SVGAN_CONV_KERNELS=rows|elem forces one.
+ * devices) and a per-element form (GPUs); SVGAN_KERNEL_FORM=rows|elem forces one.
  * Deterministic: fixed summation orders, no atomics. */
 #ifndef SVGAN_OPS_CONV2D_H
 #define SVGAN_OPS_CONV2D_H
