@@ -1,6 +1,9 @@
-/* conv1d — see include/svgan/ops/conv1d.h.  col[b] is [Cin·K, Lo]. */
+/* conv1d — see include/svgan/ops/conv1d.h.
+ * Columns are laid out col [Cin·K, B, Lo] (clip-interleaved), so that the
+ * weight gradient over all clips is ONE GEMM with K-dimension B·Lo and the
+ * forward is one strided-batched GEMM (clip b at column offset b·Lo). */
 
-/* one item per col element (b, i·K + k, j): col = x[b, i, j + k] */
+/* one item per col element (i·K + k, b, j): col = x[b, i, j + k] */
 __kernel void conv1d_im2col(__global const float *x, long xo, __global float *col, long co, int B, int Cin, int L,
                             int K, int Lo)
 {
@@ -10,12 +13,15 @@ __kernel void conv1d_im2col(__global const float *x, long xo, __global float *co
         return;
     int j = (int)(idx % Lo);
     long r = idx / Lo;
-    int k = (int)(r % K);
-    long bi = r / K; /* b·Cin + i */
-    col[co + idx] = x[xo + bi * L + j + k];
+    int b = (int)(r % B);
+    long ik = r / B; /* i·K + k */
+    int k = (int)(ik % K);
+    long i = ik / K;
+    col[co + idx] = x[xo + ((long)b * Cin + i) * L + j + k];
 }
 
-/* one item per gx element (b, i, p): gx = Σ_k gcol[b, i·K + k, p − k] over
+/* gcol[b] is [Cin·K, Lo] (clip-major).
+ * one item per gx element (b, i, p): gx = Σ_k gcol[b, i·K + k, p − k] over
  * 0 ≤ p − k < Lo, k ascending (fixed order, no atomics) */
 __kernel void conv1d_col2im(__global const float *gcol, long go, __global float *gx, long xo, int B, int Cin, int L,
                             int K, int Lo)

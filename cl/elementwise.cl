@@ -215,14 +215,19 @@ __kernel void broadcast_spatial(__global const float *x, long xo, __global float
 }
 
 /* y[b, c, a] = x[b, a, c]; one item per output element. */
-__kernel void transpose12(__global const float *x, long xo, __global float *y, long yo, long A, long C, long total)
+/* y [P, B, A, S] = x [P, A, B, S]: swap the two middle dims, inner blocks of S
+ * contiguous elements kept together. */
+__kernel void swap_mid(__global const float *x, long xo, __global float *y, long yo, long A, long B, long S,
+                       long total)
 {
     long i = GID0;
     if (i >= total)
         return;
-    long a = i % A;
-    long t = i / A;
-    long c = t % C;
-    long b = t / C;
-    y[yo + i] = x[xo + (b * A + a) * C + c];
+    long s = i % S;
+    long t = i / S;
+    long a = t % A;
+    t /= A;
+    long b = t % B;
+    long p = t / B;
+    y[yo + i] = x[xo + ((p * A + a) * B + b) * S + s];
 }

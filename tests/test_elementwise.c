@@ -598,6 +598,47 @@ static void transpose_F(const double *p, void *u, double *y)
     sv_ref_transpose12(p, c->B, c->A, c->C, y);
 }
 
+START_TEST(t_swap_mid)
+{
+    /* [P, A, B, S] -> [P, B, A, S] for several shapes, its backward rule
+     * (swap back), offsets and the overlap error */
+    const int64_t shapes[3][4] = {{2, 5, 7, 3}, {1, 4, 6, 11}, {3, 1, 9, 2}};
+    sv_ctx *ctx = tu_ctx();
+    for (int c = 0; c < 3; c++) {
+        int64_t P = shapes[c][0], A = shapes[c][1], B = shapes[c][2], S = shapes[c][3], n = P * A * B * S;
+        tu_rng r;
+        tu_seed(&r, 140 + (uint64_t)c);
+        double *x = rnd(&r, n, 1.0), *y = malloc(n * sizeof *y), *back = malloc(n * sizeof *back);
+        sv_ref_swap_mid(x, P, A, B, S, y);
+        sv_ref_swap_mid(y, P, B, A, S, back);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert(back[i] == x[i]);
+        int64_t flat = n + 5, sh[1] = {n};
+        double *pad = calloc((size_t)flat, sizeof *pad);
+        memcpy(pad + 5, x, (size_t)n * sizeof *x);
+        sv_tensor tbig = tu_upload(ctx, pad, 1, &flat), tx, ty, tz;
+        TU_OK(ctx, sv_tensor_view(&tbig, &tx, 5, 1, sh)); /* input at an offset */
+        TU_OK(ctx, sv_tensor_new(ctx, &ty, 1, sh));
+        TU_OK(ctx, sv_tensor_new(ctx, &tz, 1, sh));
+        TU_OK(ctx, sv_swap_mid(ctx, &tx, P, A, B, S, &ty));
+        check("swap_mid", &ty, y, 0.0);
+        TU_OK(ctx, sv_swap_mid(ctx, &ty, P, B, A, S, &tz));
+        check("swap_mid back", &tz, x, 0.0);
+        ck_assert_int_eq(sv_swap_mid(ctx, &tx, P, A, B, S + 1, &ty), SV_ERR_INVALID);
+        ck_assert_int_eq(sv_swap_mid(ctx, &tx, 1, 1, 1, n, &tx), SV_ERR_INVALID); /* in place */
+        sv_tensor_free(&tx);
+        sv_tensor_free(&ty);
+        sv_tensor_free(&tz);
+        sv_tensor_free(&tbig);
+        free(x);
+        free(y);
+        free(back);
+        free(pad);
+    }
+    sv_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(t_transpose12)
 {
     const int64_t B = 3, A = 70, C = 9, n = B * A * C;
@@ -664,6 +705,7 @@ int main(void)
     tcase_add_test(tc, t_concat_slice);
     tcase_add_test(tc, t_broadcast_spatial);
     tcase_add_test(tc, t_transpose12);
+    tcase_add_test(tc, t_swap_mid);
     tcase_add_test(tc, t_numel_mismatch);
     suite_add_tcase(s, tc);
     return tu_main(s, 1);

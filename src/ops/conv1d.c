@@ -47,10 +47,10 @@ static int check_w(sv_ctx *ctx, const sv_tensor *W)
     return SV_OK;
 }
 
-/* col [B, Cin·K, Lo] from x. */
+/* col [Cin·K, B, Lo] from x (see cl/conv1d.cl for why this layout). */
 static int im2col(sv_ctx *ctx, const sv_tensor *x, sv_tensor *col, const c1_dims *d)
 {
-    SV_TRY(sv_tensor_newv(ctx, col, 3, d->B, d->Cin * d->K, d->Lo));
+    SV_TRY(sv_tensor_newv(ctx, col, 3, d->Cin * d->K, d->B, d->Lo));
     cl_kernel k;
     int rc = sv_kernel(ctx, FILE_CL, "conv1d_im2col", NULL, &k);
     if (!rc) {
@@ -82,9 +82,10 @@ int sv_conv1d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *W, float wga
     sv_tensor col;
     SV_TRY(im2col(ctx, x, &col, &d));
     size_t CK = (size_t)(d.Cin * d.K), Lo = (size_t)d.Lo;
+    /* y[b] [Cout, Lo] = W [Cout, CK] · col[:, b, :] (ld B·Lo) */
     int rc = sv_gemm_strided_batched(ctx, SV_N, SV_N, (size_t)d.Cout, Lo, CK, wgain, sv_tmat(W, 0, CK), 0,
-                                     sv_tmat(&col, 0, Lo), CK * Lo, 0.0f, sv_tmat(y, 0, Lo), (size_t)d.Cout * Lo,
-                                     (size_t)d.B);
+                                     sv_tmat(&col, 0, (size_t)d.B * Lo), Lo, 0.0f, sv_tmat(y, 0, Lo),
+                                     (size_t)d.Cout * Lo, (size_t)d.B);
     sv_tensor_free(&col);
     return rc;
 }
@@ -131,14 +132,20 @@ int sv_conv1d_bwd_weight(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *gy, f
     int64_t sy[3] = {d.B, d.Cout, d.Lo};
     SV_TRY(sv_check_shape(gy, "conv1d grad_out", 3, sy));
     size_t CK = (size_t)(d.Cin * d.K), Lo = (size_t)d.Lo, Co = (size_t)d.Cout;
-    sv_tensor col;
+    /* gW = Σ_{b,j} gy[b, o, j]·col[ck, b, j]: one GEMM over K = B·Lo after
+     * permuting gy [B, Cout, Lo] -> [Cout, B, Lo] */
+    sv_tensor col, gyp;
     SV_TRY(im2col(ctx, x, &col, &d));
-    int rc = SV_OK;
-    /* gW = Σ_b gy[b]·col[b]ᵀ, clips in order (deterministic) */
-    for (int64_t b = 0; b < d.B && !rc; b++)
-        rc = sv_gemm(ctx, SV_N, SV_T, Co, CK, Lo, wgain, sv_tmat(gy, (size_t)b * Co * Lo, Lo),
-                     sv_tmat(&col, (size_t)b * CK * Lo, Lo), (b == 0 && !accumulate) ? 0.0f : 1.0f,
-                     sv_tmat(gW, 0, CK));
+    int rc = sv_tensor_newv(ctx, &gyp, 3, d.Cout, d.B, d.Lo);
+    if (rc) {
+        sv_tensor_free(&col);
+        return rc;
+    }
+    rc = sv_swap_mid(ctx, gy, 1, d.B, d.Cout, d.Lo, &gyp);
+    if (!rc)
+        rc = sv_gemm(ctx, SV_N, SV_T, Co, CK, (size_t)d.B * Lo, wgain, sv_tmat(&gyp, 0, (size_t)d.B * Lo),
+                     sv_tmat(&col, 0, (size_t)d.B * Lo), accumulate ? 1.0f : 0.0f, sv_tmat(gW, 0, CK));
+    sv_tensor_free(&gyp);
     sv_tensor_free(&col);
     return rc;
 }

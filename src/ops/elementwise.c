@@ -408,24 +408,39 @@ int sv_broadcast_spatial_bwd(sv_ctx *ctx, const sv_tensor *gy, sv_tensor *gx, in
     return row_reduce(ctx, gy, sh[0] * sh[1], gy->shape[2] * gy->shape[3], 0, 1.0f, gx, accumulate);
 }
 
+int sv_swap_mid(sv_ctx *ctx, const sv_tensor *x, int64_t P, int64_t A, int64_t B, int64_t S, sv_tensor *y)
+{
+    if (P < 0 || A < 0 || B < 0 || S < 0 || P * A * B * S != sv_numel(x) || sv_numel(y) != sv_numel(x))
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID,
+                         "swap_mid: [%lld, %lld, %lld, %lld] does not match tensors of %lld and %lld elements",
+                         (long long)P, (long long)A, (long long)B, (long long)S, (long long)sv_numel(x),
+                         (long long)sv_numel(y));
+    if (x->mem == y->mem && x->off < y->off + (size_t)sv_numel(y) && y->off < x->off + (size_t)sv_numel(x))
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "swap_mid: output must not overlap the input");
+    int64_t total = sv_numel(x);
+    if (total == 0)
+        return SV_OK;
+    cl_kernel k;
+    SV_GET_KERNEL(ctx, FILE_CL, "swap_mid", NULL, k);
+    sv_args ar;
+    sv_args_begin(&ar, ctx, k, "swap_mid");
+    sv_arg_tensor(&ar, x);
+    sv_arg_tensor(&ar, y);
+    sv_arg_long(&ar, A);
+    sv_arg_long(&ar, B);
+    sv_arg_long(&ar, S);
+    sv_arg_long(&ar, total);
+    SV_TRY(sv_args_end(&ar));
+    return sv_launch1(ctx, k, (size_t)total, "swap_mid");
+}
+
 int sv_transpose12(sv_ctx *ctx, const sv_tensor *x, sv_tensor *y)
 {
     if (x->ndim != 3)
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "transpose12: input must be [B, A, C]");
     int64_t sh[3] = {x->shape[0], x->shape[2], x->shape[1]};
     SV_TRY(sv_check_shape(y, "transpose12 output", 3, sh));
-    int64_t total = sv_numel(x);
-    cl_kernel k;
-    SV_GET_KERNEL(ctx, FILE_CL, "transpose12", NULL, k);
-    sv_args ar;
-    sv_args_begin(&ar, ctx, k, "transpose12");
-    sv_arg_tensor(&ar, x);
-    sv_arg_tensor(&ar, y);
-    sv_arg_long(&ar, x->shape[1]);
-    sv_arg_long(&ar, x->shape[2]);
-    sv_arg_long(&ar, total);
-    SV_TRY(sv_args_end(&ar));
-    return sv_launch1(ctx, k, (size_t)total, "transpose12");
+    return sv_swap_mid(ctx, x, x->shape[0], x->shape[1], x->shape[2], 1, y);
 }
 
 /* ---- float64 host references ---- */
@@ -499,6 +514,15 @@ void sv_ref_broadcast_spatial_bwd(const double *gy, int64_t NC, int64_t HW, doub
             s += gy[r * HW + j];
         gx[r] = s;
     }
+}
+
+void sv_ref_swap_mid(const double *x, int64_t P, int64_t A, int64_t B, int64_t S, double *y)
+{
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t a = 0; a < A; a++)
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t s = 0; s < S; s++)
+                    y[((p * B + b) * A + a) * S + s] = x[((p * A + a) * B + b) * S + s];
 }
 
 void sv_ref_transpose12(const double *x, int64_t B, int64_t A, int64_t C, double *y)

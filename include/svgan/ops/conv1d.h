@@ -8,10 +8,11 @@
  * No bias and no activation: the caller applies sv_bias_act (lrelu, slope
  * 0.2, gain 1 — the motion conv has no √2 — and bias_gain λ).
  *
- * Implementation: im2col col[b] [Cin·K, Lo] (col[(i·K + k), j] = x[b, i, j+k])
- * and GEMMs through sv_gemm: y[b] = wgain·W·col[b] (one strided-batched call),
- * gcol[b] = wgain·Wᵀ·gy[b] followed by a deterministic col2im gather,
- * gW (+)= wgain·Σ_b gy[b]·col[b]ᵀ (one GEMM per clip, fixed order).
+ * Implementation: im2col col [Cin·K, B, Lo] (col[i·K + k, b, j] = x[b, i, j+k])
+ * and GEMMs through sv_gemm: y[b] = wgain·W·col[:, b, :] (one strided-batched
+ * call), gcol[b] = wgain·Wᵀ·gy[b] followed by a deterministic col2im gather,
+ * gW (+)= wgain·gy'·colᵀ with gy' = gy permuted to [Cout, B, Lo] (ONE GEMM over
+ * K = B·Lo for all clips).
  * The col workspace comes from the context's pool. */
 #ifndef SVGAN_OPS_CONV1D_H
 #define SVGAN_OPS_CONV1D_H

@@ -67,6 +67,12 @@ int sv_broadcast_spatial(sv_ctx *ctx, const sv_tensor *x, sv_tensor *y);
 int sv_broadcast_spatial_bwd(sv_ctx *ctx, const sv_tensor *gy, sv_tensor *gx, int accumulate);
 /* y [B, C, A] = x [B, A, C] with the last two dims swapped.  y must not alias x. */
 int sv_transpose12(sv_ctx *ctx, const sv_tensor *x, sv_tensor *y);
+/* General middle-dim swap on flat storage: x viewed as [P, A, B, S] ->
+ * y [P, B, A, S] (blocks of S contiguous elements move together); only the
+ * element counts of x and y are checked.  transpose12 is (P, A, B, 1);
+ * [N, C, L] -> [C, N, L] is (1, N, C, L).  Backward: swap_mid(gy, P, B, A, S).
+ * y must not overlap x. */
+int sv_swap_mid(sv_ctx *ctx, const sv_tensor *x, int64_t P, int64_t A, int64_t B, int64_t S, sv_tensor *y);
 
 /* ---- float64 host references ---- */
 void sv_ref_softplus_fwd(const double *x, int64_t n, double *y);
@@ -79,6 +85,7 @@ void sv_ref_slice1(const double *x, int64_t N, int64_t C, int64_t S, int64_t c0,
 void sv_ref_broadcast_spatial(const double *x, int64_t NC, int64_t HW, double *y);
 void sv_ref_broadcast_spatial_bwd(const double *gy, int64_t NC, int64_t HW, double *gx);
 void sv_ref_transpose12(const double *x, int64_t B, int64_t A, int64_t C, double *y);
+void sv_ref_swap_mid(const double *x, int64_t P, int64_t A, int64_t B, int64_t S, double *y);
 void sv_ref_nan_to_num(double *x, int64_t n);
 
 #endif
