@@ -53,6 +53,13 @@ int sv_gemm_strided_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, siz
                             sv_mat A, size_t strideA, sv_mat B, size_t strideB, float beta, sv_mat C,
                             size_t strideC, size_t batch);
 
+/* Pointer-array batch: matrix i uses element offsets offA[i], offB[i], offC[i]
+ * into one buffer per operand (arbitrary placement; outputs must not
+ * overlap).  CLBlast: one SgemmBatched call. */
+int sv_gemm_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+                    const size_t *offA, size_t lda, cl_mem B, const size_t *offB, size_t ldb, float beta, cl_mem C,
+                    const size_t *offC, size_t ldc, size_t batch);
+
 /* Host OpenBLAS (loaded at run time after choosing a core type from CPUID when
  * OPENBLAS_CORETYPE is unset; see blas.c).  Row-major cblas_sgemm. */
 int sv_blas_load(sv_err *e);

@@ -227,9 +227,11 @@ static void unmap_all(sv_ctx *ctx, map_ent *e, int n)
         }
 }
 
+/* Item bi of a batch uses offsets X.off + bi*sX, or oX[bi] when the offset
+ * arrays are given (pointer-array batches); spX covers every item. */
 static int run_host(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K,
                     float alpha, sv_mat A, size_t sA, span spA, sv_mat B, size_t sB, span spB, float beta, sv_mat C,
-                    size_t sC, span spC, size_t batch)
+                    size_t sC, span spC, size_t batch, const size_t *oA, const size_t *oB, const size_t *oC)
 {
     int use_blas = K > 0;
     if (use_blas) {
@@ -278,22 +280,22 @@ static int run_host(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size_
         }
         ents[j].ptr = p;
     }
-    float *pc = ents[which[0]].ptr + (C.off - ents[which[0]].sp.lo);
-    if (!use_blas) {
-        /* K == 0: C = beta * C (beta == 0 writes zeros without reading C) */
-        for (size_t bi = 0; bi < batch; bi++)
+#define ITEM(k, X, sX, oX) (ents[which[k]].ptr + ((oX ? oX[bi] : X.off + bi * sX) - ents[which[k]].sp.lo))
+    for (size_t bi = 0; bi < batch; bi++) {
+        float *pc = ITEM(0, C, sC, oC);
+        if (!use_blas) {
+            /* K == 0: C = beta * C (beta == 0 writes zeros without reading C) */
             for (size_t i = 0; i < M; i++) {
-                float *row = pc + bi * sC + i * C.ld;
+                float *row = pc + i * C.ld;
                 for (size_t j = 0; j < N; j++)
                     row[j] = beta == 0.0f ? 0.0f : beta * row[j];
             }
-    } else {
-        const float *pa = ents[which[1]].ptr + (A.off - ents[which[1]].sp.lo);
-        const float *pb = ents[which[2]].ptr + (B.off - ents[which[2]].sp.lo);
-        for (size_t bi = 0; bi < batch; bi++)
-            sv_blas_sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, pa + bi * sA, (int)A.ld, pb + bi * sB, (int)B.ld,
-                          beta, pc + bi * sC, (int)C.ld);
+        } else {
+            sv_blas_sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, ITEM(1, A, sA, oA), (int)A.ld, ITEM(2, B, sB, oB),
+                          (int)B.ld, beta, pc, (int)C.ld);
+        }
     }
+#undef ITEM
     unmap_all(ctx, ents, ne);
     return SV_OK;
 }
@@ -329,7 +331,8 @@ static int gemm_impl(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size
         /* nothing to multiply: C = beta*C; A and B are not read */
         spA.hi = spA.lo;
         spB.hi = spB.lo;
-        return run_host(ctx, fn, ta, tb, M, N, K, alpha, A, sA, spA, B, sB, spB, beta, C, sC, spC, batch);
+        return run_host(ctx, fn, ta, tb, M, N, K, alpha, A, sA, spA, B, sB, spB, beta, C, sC, spC, batch, NULL, NULL,
+                        NULL);
     }
     /* fold a batch into one product when the layout allows */
     if (batch > 1) {
@@ -344,7 +347,8 @@ static int gemm_impl(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size
         }
     }
     if (st->backend == SV_GEMM_CBLAS)
-        return run_host(ctx, fn, ta, tb, M, N, K, alpha, A, sA, spA, B, sB, spB, beta, C, sC, spC, batch);
+        return run_host(ctx, fn, ta, tb, M, N, K, alpha, A, sA, spA, B, sB, spB, beta, C, sC, spC, batch, NULL, NULL,
+                        NULL);
     return run_clblast(ctx, fn, ta, tb, M, N, K, alpha, A, sA, B, sB, beta, C, sC, batch);
 }
 
@@ -360,4 +364,79 @@ int sv_gemm_strided_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, siz
 {
     return gemm_impl(ctx, "sv_gemm_strided_batched", ta, tb, M, N, K, alpha, A, strideA, B, strideB, beta, C,
                      strideC, batch);
+}
+
+/* Pointer-array batch: matrix i of A, B, C starts at offA[i], offB[i], offC[i]
+ * (elements) in one buffer each.  One CLBlast SgemmBatched call; on CBLAS each
+ * buffer is mapped once over the union of its matrices. */
+int sv_gemm_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+                    const size_t *offA, size_t lda, cl_mem B, const size_t *offB, size_t ldb, float beta, cl_mem C,
+                    const size_t *offC, size_t ldc, size_t batch)
+{
+    static const char fn[] = "sv_gemm_batched";
+    if (!ctx)
+        return SV_ERR_INVALID;
+    if ((ta != SV_N && ta != SV_T) || (tb != SV_N && tb != SV_T))
+        return sv_seterr(&ctx->err, SV_ERR_INVALID, "%s: transpose flags must be SV_N or SV_T", fn);
+    if (batch == 0 || M == 0 || N == 0)
+        return SV_OK;
+    if (!offA || !offB || !offC)
+        return sv_seterr(&ctx->err, SV_ERR_INVALID, "%s: offset arrays are required", fn);
+    struct sv_gemm_state *st = NULL;
+    int rc = gemm_state(ctx, &st);
+    if (rc)
+        return rc;
+    size_t ar = ta == SV_N ? M : K, ac = ta == SV_N ? K : M;
+    size_t br = tb == SV_N ? K : N, bc = tb == SV_N ? N : K;
+    span uA = {SIZE_MAX, 0}, uB = {SIZE_MAX, 0}, uC = {SIZE_MAX, 0};
+    for (size_t i = 0; i < batch; i++) {
+        sv_mat a = {A, offA[i], lda}, b = {B, offB[i], ldb}, c = {C, offC[i], ldc};
+        span sa, sb, sc;
+        if ((rc = check_mat(ctx, fn, "A", a, ar, ac, 0, 1, ta == SV_N ? "A is M x K" : "A^T: A is K x M", &sa)) ||
+            (rc = check_mat(ctx, fn, "B", b, br, bc, 0, 1, tb == SV_N ? "B is K x N" : "B^T: B is N x K", &sb)) ||
+            (rc = check_mat(ctx, fn, "C", c, M, N, 0, 1, "C is M x N", &sc)))
+            return rc;
+        span *u[3] = {&uA, &uB, &uC}, *v[3] = {&sa, &sb, &sc};
+        for (int j = 0; j < 3; j++) {
+            if (v[j]->lo < u[j]->lo)
+                u[j]->lo = v[j]->lo;
+            if (v[j]->hi > u[j]->hi)
+                u[j]->hi = v[j]->hi;
+        }
+    }
+    /* outputs must not overlap (C rows of different items) */
+    for (size_t i = 0; i < batch; i++)
+        for (size_t j = i + 1; j < batch; j++) {
+            size_t lo = offC[i] < offC[j] ? offC[j] : offC[i];
+            size_t a = offC[i] < offC[j] ? offC[i] : offC[j];
+            if (lo < a + (M - 1) * ldc + N)
+                return sv_seterr(&ctx->err, SV_ERR_INVALID, "%s: output matrices %zu and %zu overlap", fn, i, j);
+        }
+    if (st->backend == SV_GEMM_CLBLAST && K > 0) {
+        float *alphas = malloc(batch * sizeof *alphas), *betas = malloc(batch * sizeof *betas);
+        if (!alphas || !betas) {
+            free(alphas);
+            free(betas);
+            return sv_seterr(&ctx->err, SV_ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < batch; i++) {
+            alphas[i] = alpha;
+            betas[i] = beta;
+        }
+        cl_command_queue q = ctx->q;
+        CLBlastStatusCode s = CLBlastSgemmBatched(CLBlastLayoutRowMajor, cbt(ta), cbt(tb), M, N, K, alphas, A, offA,
+                                                  lda, B, offB, ldb, betas, C, offC, ldc, batch, &q, NULL);
+        free(alphas);
+        free(betas);
+        if (s != CLBlastSuccess)
+            return sv_seterr(&ctx->err, SV_ERR_BLAS, "%s (CLBlast, M=%zu N=%zu K=%zu batch=%zu): %s (%d)", fn, M, N,
+                             K, batch, clblast_name(s), (int)s);
+        return SV_OK;
+    }
+    /* host path: each distinct buffer mapped once over the union of its
+     * items, then one sgemm per item */
+    if (K == 0)
+        uA.hi = uA.lo, uB.hi = uB.lo;
+    sv_mat a = {A, uA.lo, lda}, b = {B, uB.lo, ldb}, c = {C, uC.lo, ldc};
+    return run_host(ctx, fn, ta, tb, M, N, K, alpha, a, 0, uA, b, 0, uB, beta, c, 0, uC, batch, offA, offB, offC);
 }
