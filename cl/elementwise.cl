@@ -133,19 +133,24 @@ void sum_stage2(__global const float *pin, long pio, long G, float alpha, __glob
 /* One group per row r of x [R, L]: out[r] (+)= alpha · Σ_j f(x[r, j]),
  * f = identity (sq = 0) or square (sq = 1). */
 __kernel __attribute__((reqd_work_group_size(SV_WG, 1, 1)))
-void row_reduce(__global const float *x, long xo, long L, int sq, float alpha, __global float *out, long oo,
-                int accumulate)
+void row_reduce(__global const float *x, long xo, __global const float *z, long zo, long L, int mode, float alpha,
+                __global float *out, long oo, int accumulate)
 {
+    /* mode 0: Σ x; 1: Σ x²; 2: Σ x·z (z is a second [rows, L] tensor) */
     __local float part[SV_WG];
     int l = (int)get_local_id(0);
     long r = (long)get_group_id(0);
     __global const float *row = x + xo + r * L;
+    __global const float *zrow = z + zo + r * L;
     float acc = 0.0f;
-    if (sq) {
+    if (mode == 1) {
         for (long j = l; j < L; j += SV_WG) {
             float v = row[j];
             acc += v * v;
         }
+    } else if (mode == 2) {
+        for (long j = l; j < L; j += SV_WG)
+            acc += row[j] * zrow[j];
     } else {
         for (long j = l; j < L; j += SV_WG)
             acc += row[j];
@@ -230,4 +235,29 @@ __kernel void swap_mid(__global const float *x, long xo, __global float *y, long
     long b = t % B;
     long p = t / B;
     y[yo + i] = x[xo + ((p * A + a) * B + b) * S + s];
+}
+
+/* y[r·reps + k, :] = x[r, :] for k < reps (rows of S elements). */
+__kernel void repeat_rows(__global const float *x, long xo, __global float *y, long yo, long S, long reps,
+                          long total)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    long s = i % S, row = i / S;
+    y[yo + i] = x[xo + (row / reps) * S + s];
+}
+
+/* gx[r, s] (+)= Σ_k gy[r·reps + k, s], k ascending (fixed order). */
+__kernel void repeat_rows_bwd(__global const float *gy, long gyo, __global float *gx, long gxo, long S, long reps,
+                              long total, int accumulate)
+{
+    long i = GID0;
+    if (i >= total)
+        return;
+    long s = i % S, r = i / S;
+    float acc = 0.0f;
+    for (long k = 0; k < reps; k++)
+        acc += gy[gyo + (r * reps + k) * S + s];
+    gx[gxo + i] = accumulate ? gx[gxo + i] + acc : acc;
 }

@@ -363,6 +363,104 @@ START_TEST(t_rowsumsq)
 }
 END_TEST
 
+static void rowdot_F(const double *p, void *u, double *y)
+{
+    nd_ctx *c = u;
+    sv_ref_rowdot(p, p + c->N * c->D, c->N, c->D, y);
+}
+
+START_TEST(t_rowdot)
+{
+    /* forward vs host, backward rule (two rowscales) vs central differences */
+    const int64_t N = 5, D = 1031, n = N * D;
+    tu_rng r;
+    tu_seed(&r, 150);
+    double *ab = rnd(&r, 2 * n, 1.0), *gy = rnd(&r, N, 1.0), *want = malloc(N * sizeof *want);
+    sv_ref_rowdot(ab, ab + n, N, D, want);
+    for (int64_t i = 0; i < N; i++)
+        want[i] = 0.25 * want[i] + 1.0; /* alpha 0.25, accumulate onto ones */
+    sv_ctx *ctx = tu_ctx();
+    int64_t sh[2] = {N, D}, s1[1] = {N};
+    sv_tensor ta = tu_upload(ctx, ab, 2, sh), tb = tu_upload(ctx, ab + n, 2, sh), tg = tu_upload(ctx, gy, 1, s1);
+    sv_tensor to, tga, tgb;
+    TU_OK(ctx, sv_tensor_new(ctx, &to, 1, s1));
+    TU_OK(ctx, sv_tensor_fill(&to, 1.0f));
+    TU_OK(ctx, sv_rowdot(ctx, &ta, &tb, 0.25f, &to, 1));
+    check("rowdot", &to, want, 1e-5);
+    TU_OK(ctx, sv_tensor_new(ctx, &tga, 2, sh));
+    TU_OK(ctx, sv_tensor_new(ctx, &tgb, 2, sh));
+    TU_OK(ctx, sv_rowscale(ctx, &tb, &tg, 1.0f, &tga));
+    TU_OK(ctx, sv_rowscale(ctx, &ta, &tg, 1.0f, &tgb));
+    double *g = malloc(2 * n * sizeof *g), *g1 = tu_download(&tga), *g2 = tu_download(&tgb);
+    memcpy(g, g1, n * sizeof *g);
+    memcpy(g + n, g2, n * sizeof *g);
+    nd_ctx u = {N, D};
+    gradcheck("rowdot backward = rowscale pair", rowdot_F, &u, ab, g, 2 * n, gy, N, 1e-3, 151);
+    ck_assert_int_eq(sv_rowdot(ctx, &ta, &tg, 1.0f, &to, 0), SV_ERR_INVALID); /* shape mismatch */
+    free(g);
+    free(g1);
+    free(g2);
+    sv_tensor_free(&ta);
+    sv_tensor_free(&tb);
+    sv_tensor_free(&tg);
+    sv_tensor_free(&to);
+    sv_tensor_free(&tga);
+    sv_tensor_free(&tgb);
+    sv_ctx_destroy(ctx);
+    free(ab);
+    free(gy);
+    free(want);
+}
+END_TEST
+
+typedef struct { int64_t R, S, reps; } rep_ctx;
+static void repeat_F(const double *p, void *u, double *y)
+{
+    rep_ctx *c = u;
+    sv_ref_repeat_rows(p, c->R, c->S, c->reps, y);
+}
+
+START_TEST(t_repeat_rows)
+{
+    const int64_t cases[2][3] = {{1, 96 * 16, 12}, {4, 70, 3}}; /* broadcast const; per-video rows to frames */
+    sv_ctx *ctx = tu_ctx();
+    for (int c = 0; c < 2; c++) {
+        int64_t R = cases[c][0], S = cases[c][1], reps = cases[c][2];
+        tu_rng r;
+        tu_seed(&r, 160 + (uint64_t)c);
+        double *x = rnd(&r, R * S, 1.0), *gy = rnd(&r, R * reps * S, 1.0);
+        double *y = malloc(R * reps * S * sizeof *y), *gx = malloc(R * S * sizeof *gx);
+        sv_ref_repeat_rows(x, R, S, reps, y);
+        sv_ref_repeat_rows_bwd(gy, R, S, reps, gx);
+        rep_ctx u = {R, S, reps};
+        gradcheck("repeat_rows ref backward", repeat_F, &u, x, gx, R * S, gy, R * reps * S, 1e-3, 162);
+        int64_t sx[2] = {R, S}, sy[2] = {R * reps, S};
+        sv_tensor tx = tu_upload(ctx, x, 2, sx), tgy = tu_upload(ctx, gy, 2, sy), ty, tgx;
+        TU_OK(ctx, sv_tensor_new(ctx, &ty, 2, sy));
+        TU_OK(ctx, sv_tensor_new(ctx, &tgx, 2, sx));
+        TU_OK(ctx, sv_repeat_rows(ctx, &tx, reps, &ty));
+        check("repeat_rows", &ty, y, 0.0);
+        TU_OK(ctx, sv_tensor_fill(&tgx, NAN));
+        TU_OK(ctx, sv_repeat_rows_bwd(ctx, &tgy, reps, &tgx, 0));
+        check("repeat_rows_bwd", &tgx, gx, 1e-6);
+        TU_OK(ctx, sv_repeat_rows_bwd(ctx, &tgy, reps, &tgx, 1));
+        for (int64_t i = 0; i < R * S; i++)
+            gx[i] *= 2;
+        check("repeat_rows_bwd accumulate", &tgx, gx, 1e-6);
+        ck_assert_int_eq(sv_repeat_rows(ctx, &tx, reps + 1, &ty), SV_ERR_INVALID);
+        sv_tensor_free(&tx);
+        sv_tensor_free(&tgy);
+        sv_tensor_free(&ty);
+        sv_tensor_free(&tgx);
+        free(x);
+        free(gy);
+        free(y);
+        free(gx);
+    }
+    sv_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(t_nonfinite)
 {
     const int64_t n = 50021;
@@ -706,6 +804,8 @@ int main(void)
     tcase_add_test(tc, t_broadcast_spatial);
     tcase_add_test(tc, t_transpose12);
     tcase_add_test(tc, t_swap_mid);
+    tcase_add_test(tc, t_rowdot);
+    tcase_add_test(tc, t_repeat_rows);
     tcase_add_test(tc, t_numel_mismatch);
     suite_add_tcase(s, tc);
     return tu_main(s, 1);

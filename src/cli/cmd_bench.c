@@ -10,12 +10,22 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "svgan/ops.h"
+
+/* Return the error code of a library call (its message is in the ctx). */
+#define SV_TRY_CLI(expr)    \
+    do {                    \
+        int sv__r = (expr); \
+        if (sv__r)          \
+            return sv__r;   \
+    } while (0)
 
 static const size_t default_shapes[][3] = {
     {512, 1024, 4608},
@@ -266,20 +276,626 @@ out:
     return rc;
 }
 
+/* ======================================================================== */
+/* svgan bench ops: per-op throughput at the layer shapes of a benchmark     */
+/* configuration (spec/benchmarks.md; G synthesis §2.5, D §3.1-3.4).         */
+
+typedef enum op_kind { OP_MODCONV, OP_CONV2D, OP_UPFIRDN2D, OP_BIAS_ACT, OP_MBSTD, OP_FC } op_kind;
+
+static const char *const op_names[] = {"modconv", "conv2d", "upfirdn2d", "bias_act", "mbstd", "fc"};
+
+typedef struct bench_layer {
+    char name[40];   /* e.g. "G.b16.conv0" */
+    op_kind kind;
+    int64_t N;       /* frames / clips / rows */
+    int Cin, Cout, H, W, k, up, down, F;
+    int demod;       /* modconv */
+    sv_upfirdn2d_params fp; /* upfirdn2d */
+    sv_bias_act_params ba;  /* bias_act, fc */
+    int g_count;     /* how often this op runs in one G forward over N frames (summary); 0: not counted */
+} bench_layer;
+
+typedef struct layer_list {
+    bench_layer *v;
+    int n, cap;
+} layer_list;
+
+static bench_layer *add_layer(layer_list *l, op_kind kind, const char *fmt, int a)
+{
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 64;
+        bench_layer *nv = realloc(l->v, (size_t)nc * sizeof *nv);
+        if (!nv)
+            return NULL;
+        l->v = nv;
+        l->cap = nc;
+    }
+    bench_layer *b = &l->v[l->n++];
+    memset(b, 0, sizeof *b);
+    snprintf(b->name, sizeof b->name, fmt, a);
+    b->kind = kind;
+    b->up = b->down = b->F = 1;
+    return b;
+}
+
+static sv_bias_act_params act_lrelu(float clamp)
+{
+    sv_bias_act_params p = sv_bias_act_default(SV_ACT_LRELU);
+    p.clamp = clamp;
+    return p;
+}
+
+static sv_bias_act_params act_linear(float clamp)
+{
+    sv_bias_act_params p = sv_bias_act_default(SV_ACT_LINEAR);
+    p.clamp = clamp;
+    return p;
+}
+
+#define ADD(kind, fmt, a)                          \
+    do {                                           \
+        if (!(L = add_layer(l, (kind), (fmt), (a)))) \
+            return -1;                             \
+    } while (0)
+
+/* bias_act over [N, C, H, W] */
+static int add_act(layer_list *l, const char *fmt, int r, int64_t N, int C, int H, sv_bias_act_params ba, int g)
+{
+    bench_layer *L;
+    ADD(OP_BIAS_ACT, fmt, r);
+    L->N = N, L->Cin = L->Cout = C, L->H = L->W = H, L->ba = ba, L->g_count = g;
+    return 0;
+}
+
+/* The layers of one configuration: base/cmax per spec/benchmarks.md, 64²,
+ * B clips × F frames. */
+static int build_layers(layer_list *l, int base, int cmax, int vdim, int64_t clips, int F)
+{
+    const int R = 64;
+    const int64_t BF = clips * F;
+#define CH(r) (base / (r) < cmax ? base / (r) : cmax)
+    bench_layer *L;
+    /* ---- G synthesis, one forward over BF frames (§2.5) ---- */
+    for (int r = 4; r <= R; r *= 2) {
+        int C = CH(r);
+        if (r == 4) {
+            ADD(OP_MODCONV, "G.b%d.conv1", r);
+            L->N = BF, L->Cin = CH(4) + vdim, L->Cout = C, L->H = L->W = 4, L->k = 3, L->demod = 1, L->F = F;
+            L->g_count = 1;
+        } else {
+            ADD(OP_MODCONV, "G.b%d.conv0", r);
+            L->N = BF, L->Cin = CH(r / 2), L->Cout = C, L->H = L->W = r / 2, L->k = 3, L->up = 2, L->demod = 1;
+            L->F = F, L->g_count = 1;
+            if (add_act(l, "G.b%d.conv0.act", r, BF, C, r, act_lrelu(256), 1))
+                return -1;
+            ADD(OP_MODCONV, "G.b%d.conv1", r);
+            L->N = BF, L->Cin = C, L->Cout = C, L->H = L->W = r, L->k = 3, L->demod = 1, L->F = F, L->g_count = 1;
+        }
+        if (add_act(l, "G.b%d.conv1.act", r, BF, C, r, act_lrelu(256), 1))
+            return -1;
+        ADD(OP_MODCONV, "G.b%d.torgb", r);
+        L->N = BF, L->Cin = C, L->Cout = 3, L->H = L->W = r, L->k = 1, L->demod = 0, L->F = F, L->g_count = 1;
+        if (add_act(l, "G.b%d.torgb.act", r, BF, 3, r, act_linear(256), 1))
+            return -1;
+        if (r > 4) {
+            ADD(OP_UPFIRDN2D, "G.b%d.img_up", r);
+            L->N = BF, L->Cin = L->Cout = 3, L->H = L->W = r / 2, L->fp = sv_upfirdn2d_upsample2(), L->g_count = 1;
+        }
+    }
+    /* the blur inside each G up-conv (part of modconv above; not summed again) */
+    for (int r = 8; r <= R; r *= 2) {
+        ADD(OP_UPFIRDN2D, "G.b%d.conv0.blur", r);
+        L->N = BF, L->Cin = L->Cout = CH(r), L->H = L->W = r + 1, L->fp = sv_upfirdn2d_blur_up_conv();
+    }
+    /* ---- D (§3.1-3.4): per frame until the concat at 16², then per clip ---- */
+    for (int r = R; r >= 8; r /= 2) {
+        int64_t N = r > 16 ? BF : clips;
+        int cin = r == 16 ? F * (CH(16) / 2) : CH(r);
+        int cout = r == 32 ? CH(16) / 2 : CH(r / 2);
+        if (r == R) {
+            ADD(OP_CONV2D, "D.b%d.fromrgb", r);
+            L->N = N, L->Cin = 3, L->Cout = cin, L->H = L->W = r, L->k = 1;
+            if (add_act(l, "D.b%d.fromrgb.act", r, N, cin, r, act_lrelu(256), 0))
+                return -1;
+        }
+        ADD(OP_CONV2D, "D.b%d.skip", r);
+        L->N = N, L->Cin = cin, L->Cout = cout, L->H = L->W = r, L->k = 1, L->down = 2;
+        ADD(OP_CONV2D, "D.b%d.conv0", r);
+        L->N = N, L->Cin = cin, L->Cout = CH(r), L->H = L->W = r, L->k = 3;
+        if (add_act(l, "D.b%d.conv0.act", r, N, CH(r), r, act_lrelu(256), 0))
+            return -1;
+        ADD(OP_CONV2D, "D.b%d.conv1", r);
+        L->N = N, L->Cin = CH(r), L->Cout = cout, L->H = L->W = r, L->k = 3, L->down = 2;
+        if (add_act(l, "D.b%d.conv1.act", r, N, cout, r / 2, act_lrelu(181.02f), 0))
+            return -1;
+        if (r >= 32) { /* the blurs inside the down-2 conv and the skip (not summed) */
+            ADD(OP_UPFIRDN2D, "D.b%d.conv1.blur", r);
+            L->N = N, L->Cin = L->Cout = CH(r), L->H = L->W = r, L->fp = sv_upfirdn2d_blur_down_conv();
+            ADD(OP_UPFIRDN2D, "D.b%d.skip.blur", r);
+            L->N = N, L->Cin = L->Cout = cin, L->H = L->W = r, L->fp = sv_upfirdn2d_down2();
+        }
+    }
+    int C4 = CH(4);
+    ADD(OP_MBSTD, "D.b%d.mbstd", 4);
+    L->N = clips, L->Cin = C4, L->Cout = C4 + 1, L->H = L->W = 4, L->k = 4; /* k: group size */
+    ADD(OP_CONV2D, "D.b%d.conv", 4);
+    L->N = clips, L->Cin = C4 + 1, L->Cout = C4, L->H = L->W = 4, L->k = 3;
+    ADD(OP_FC, "D.b%d.fc", 4);
+    L->N = clips, L->Cin = C4 * 16, L->Cout = C4, L->ba = act_lrelu(-1);
+    ADD(OP_FC, "D.b%d.out", 4);
+    L->N = clips, L->Cin = C4, L->Cout = C4, L->ba = act_linear(-1);
+#undef CH
+    return 0;
+}
+#undef ADD
+
+/* ---- one layer's tensors ---- */
+
+typedef struct bench_state {
+    sv_tensor x, w, s, b, y, gy, gx, gw, gs, gb;
+    sv_modconv_cache mc;
+} bench_state;
+
+static void state_free(bench_state *st)
+{
+    sv_tensor *all[] = {&st->x, &st->w, &st->s, &st->b, &st->y, &st->gy, &st->gx, &st->gw, &st->gs, &st->gb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sv_tensor_free(all[i]);
+    sv_modconv_cache_free(&st->mc);
+}
+
+/* New tensor filled with lo + (hi - lo)·u, u uniform in [0, 1), fixed seed. */
+static int rand_tensor(sv_ctx *ctx, sv_tensor *t, int ndim, const int64_t *shape, unsigned seed, float lo, float hi)
+{
+    SV_TRY_CLI(sv_tensor_new(ctx, t, ndim, shape));
+    size_t n = (size_t)sv_numel(t);
+    float *h = malloc(n * sizeof *h);
+    if (!h)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_NOMEM, "out of host memory");
+    fill_random(h, n, seed);
+    for (size_t i = 0; i < n; i++)
+        h[i] = lo + (hi - lo) * (h[i] + 0.5f);
+    int rc = sv_tensor_write(t, h, n);
+    free(h);
+    return rc;
+}
+
+static void out_shape(const bench_layer *L, int *Ho, int *Wo)
+{
+    *Ho = L->H, *Wo = L->W;
+    if (L->kind == OP_MODCONV) {
+        sv_modconv_params p = {L->k, L->up, L->demod, L->F};
+        sv_modconv_out_size(&p, L->H, L->W, Ho, Wo);
+    } else if (L->kind == OP_CONV2D) {
+        sv_conv2d_params p = {L->k, L->up, L->down, 1.0f};
+        sv_conv2d_out_size(&p, L->H, L->W, Ho, Wo);
+    } else if (L->kind == OP_UPFIRDN2D) {
+        *Ho = sv_upfirdn2d_out_size(L->H, &L->fp);
+        *Wo = sv_upfirdn2d_out_size(L->W, &L->fp);
+    }
+}
+
+static int state_init(sv_ctx *ctx, const bench_layer *L, bench_state *st)
+{
+    int Ho, Wo;
+    out_shape(L, &Ho, &Wo);
+    int64_t xs[4] = {L->N, L->Cin, L->H, L->W}, ys[4] = {L->N, L->Cout, Ho, Wo};
+    int64_t ws[4] = {L->Cout, L->Cin, L->k, L->k};
+    int64_t fx[2] = {L->N, L->Cin}, fy[2] = {L->N, L->Cout}, fw[2] = {L->Cout, L->Cin}, cb[1] = {L->Cout};
+    switch (L->kind) {
+    case OP_MODCONV: {
+        int64_t ss[2] = {L->N / L->F, L->Cin};
+        sv_modconv_params p = {L->k, L->up, L->demod, L->F};
+        SV_TRY_CLI(rand_tensor(ctx, &st->x, 4, xs, 11, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->w, 4, ws, 12, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->s, 2, ss, 13, 0.5f, 1.5f));
+        SV_TRY_CLI(rand_tensor(ctx, &st->gy, 4, ys, 14, -1, 1));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->y, 4, ys));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gx, 4, xs));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gw, 4, ws));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gs, 2, ss));
+        return sv_modconv_fwd(ctx, &st->x, &st->w, &st->s, &p, &st->y, &st->mc);
+    }
+    case OP_CONV2D:
+        SV_TRY_CLI(rand_tensor(ctx, &st->x, 4, xs, 21, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->w, 4, ws, 22, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->gy, 4, ys, 24, -1, 1));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->y, 4, ys));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gx, 4, xs));
+        return sv_tensor_new(ctx, &st->gw, 4, ws);
+    case OP_UPFIRDN2D:
+        SV_TRY_CLI(rand_tensor(ctx, &st->x, 4, xs, 31, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->gy, 4, ys, 34, -1, 1));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->y, 4, ys));
+        return sv_tensor_new(ctx, &st->gx, 4, xs);
+    case OP_BIAS_ACT:
+        SV_TRY_CLI(rand_tensor(ctx, &st->x, 4, xs, 41, -2, 2));
+        SV_TRY_CLI(rand_tensor(ctx, &st->b, 1, cb, 42, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->gy, 4, xs, 44, -1, 1));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->y, 4, xs));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gx, 4, xs));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gb, 1, cb));
+        return sv_bias_act_fwd(ctx, &st->x, &st->b, &L->ba, &st->y);
+    case OP_MBSTD:
+        SV_TRY_CLI(rand_tensor(ctx, &st->x, 4, xs, 51, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->gy, 4, ys, 54, -1, 1));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->y, 4, ys));
+        return sv_tensor_new(ctx, &st->gx, 4, xs);
+    case OP_FC:
+        SV_TRY_CLI(rand_tensor(ctx, &st->x, 2, fx, 61, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->w, 2, fw, 62, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->b, 1, cb, 63, -1, 1));
+        SV_TRY_CLI(rand_tensor(ctx, &st->gy, 2, fy, 64, -1, 1));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->y, 2, fy));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gx, 2, fx));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gw, 2, fw));
+        SV_TRY_CLI(sv_tensor_new(ctx, &st->gb, 1, cb));
+        return sv_fc_fwd(ctx, &st->x, &st->w, &st->b, sv_fc_wgain(L->Cin, 1.0f), &L->ba, &st->y);
+    }
+    return SV_ERR_INVALID;
+}
+
+/* One pass (0 forward, 1 backward: every input and parameter gradient a
+ * training step needs). */
+static int run_pass(sv_ctx *ctx, const bench_layer *L, bench_state *st, int bwd)
+{
+    switch (L->kind) {
+    case OP_MODCONV: {
+        sv_modconv_params p = {L->k, L->up, L->demod, L->F};
+        if (!bwd)
+            return sv_modconv_fwd(ctx, &st->x, &st->w, &st->s, &p, &st->y, &st->mc);
+        return sv_modconv_bwd(ctx, &st->x, &st->w, &st->s, &st->y, &st->gy, &p, &st->mc, &st->gx, 0, &st->gw,
+                              &st->gs, 0);
+    }
+    case OP_CONV2D: {
+        sv_conv2d_params p = {L->k, L->up, L->down, 1.0f / sqrtf((float)(L->Cin * L->k * L->k))};
+        if (!bwd)
+            return sv_conv2d_fwd(ctx, &st->x, &st->w, &p, &st->y);
+        SV_TRY_CLI(sv_conv2d_bwd_data(ctx, &st->gy, &st->w, &p, &st->gx, 0));
+        return sv_conv2d_bwd_weight(ctx, &st->x, &st->gy, &p, &st->gw, 0);
+    }
+    case OP_UPFIRDN2D:
+        return bwd ? sv_upfirdn2d_bwd(ctx, &st->gy, &L->fp, &st->gx, 0) : sv_upfirdn2d_fwd(ctx, &st->x, &L->fp, &st->y);
+    case OP_BIAS_ACT:
+        return bwd ? sv_bias_act_bwd(ctx, &st->y, &st->gy, &L->ba, &st->gx, &st->gb, 0)
+                   : sv_bias_act_fwd(ctx, &st->x, &st->b, &L->ba, &st->y);
+    case OP_MBSTD:
+        return bwd ? sv_mbstd_bwd(ctx, &st->x, &st->gy, L->k, &st->gx) : sv_mbstd_fwd(ctx, &st->x, L->k, &st->y);
+    case OP_FC: {
+        float g = sv_fc_wgain(L->Cin, 1.0f);
+        if (!bwd)
+            return sv_fc_fwd(ctx, &st->x, &st->w, &st->b, g, &L->ba, &st->y);
+        return sv_fc_bwd(ctx, &st->x, &st->w, &st->y, &st->gy, g, &L->ba, &st->gx, &st->gw, &st->gb, 0);
+    }
+    }
+    return SV_ERR_INVALID;
+}
+
+/* Multiply-accumulates of the forward (spec §2.9's counting: convolutions at
+ * their true output size, plus the 4×4 blurs of the resampling convs); 0 for
+ * data-movement ops.  The backward is counted as twice the forward (data and
+ * weight gradients). */
+static double layer_macs(const bench_layer *L)
+{
+    int Ho, Wo;
+    out_shape(L, &Ho, &Wo);
+    double N = (double)L->N, kk = (double)L->k * L->k;
+    switch (L->kind) {
+    case OP_MODCONV:
+        if (L->up == 2) /* transposed conv at the input size + blur at the output */
+            return N * ((double)L->H * L->W * L->Cin * L->Cout * kk + (double)Ho * Wo * L->Cout * 16);
+        return N * Ho * Wo * (double)L->Cout * L->Cin * kk;
+    case OP_CONV2D: {
+        double m = N * Ho * Wo * (double)L->Cout * L->Cin * kk;
+        if (L->down == 2) /* the blur before the stride-2 sampling */
+            m += N * L->Cin * (L->k == 3 ? (double)(L->H + 1) * (L->W + 1) : (double)Ho * Wo) * 16;
+        return m;
+    }
+    case OP_FC:
+        return N * L->Cin * (double)L->Cout;
+    default:
+        return 0;
+    }
+}
+
+/* Bytes read + written by a data-movement op (each tensor element once). */
+static double layer_bytes(const bench_layer *L, int bwd)
+{
+    int Ho, Wo;
+    out_shape(L, &Ho, &Wo);
+    double nx = (double)L->N * L->Cin * L->H * L->W, ny = (double)L->N * L->Cout * Ho * Wo;
+    switch (L->kind) {
+    case OP_UPFIRDN2D:
+        return 4 * (nx + ny);
+    case OP_BIAS_ACT: /* fwd: x → y; bwd: y, gy → gx, then Σ gx per channel */
+        return 4 * (bwd ? 4 * nx : 2 * nx);
+    case OP_MBSTD: /* fwd: x → y; bwd: x, gy → gx */
+        return 4 * (bwd ? 2 * nx + ny : nx + ny);
+    default:
+        return 0;
+    }
+}
+
+static void layer_shape_str(const bench_layer *L, char *buf, size_t n)
+{
+    int Ho, Wo;
+    out_shape(L, &Ho, &Wo);
+    if (L->kind == OP_FC) {
+        snprintf(buf, n, "[%lld,%d]->[%lld,%d]", (long long)L->N, L->Cin, (long long)L->N, L->Cout);
+        return;
+    }
+    int k = snprintf(buf, n, "[%lld,%d,%d,%d]", (long long)L->N, L->Cin, L->H, L->W);
+    if (L->kind != OP_BIAS_ACT && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, "->[%lld,%d,%d,%d]", (long long)L->N, L->Cout, Ho, Wo);
+    if (k <= 0 || (size_t)k >= n)
+        return;
+    switch (L->kind) {
+    case OP_MODCONV:
+        snprintf(buf + k, n - (size_t)k, " k%d%s%s F%d", L->k, L->up == 2 ? " up2" : "",
+                 L->demod ? " demod" : "", L->F);
+        break;
+    case OP_CONV2D:
+        snprintf(buf + k, n - (size_t)k, " k%d%s", L->k, L->down == 2 ? " down2" : "");
+        break;
+    case OP_UPFIRDN2D:
+        snprintf(buf + k, n - (size_t)k, " up%d down%d pad%d,%d taps%d", L->fp.up, L->fp.down, L->fp.pad0,
+                 L->fp.pad1, L->fp.ntaps);
+        break;
+    case OP_BIAS_ACT:
+        snprintf(buf + k, n - (size_t)k, " %s%s", L->ba.act == SV_ACT_LRELU ? "lrelu" : "linear",
+                 L->ba.clamp >= 0 ? " clamp" : "");
+        break;
+    case OP_MBSTD:
+        snprintf(buf + k, n - (size_t)k, " group%d", L->k);
+        break;
+    default:
+        break;
+    }
+}
+
+static double round_to(double v, double scale) { return (double)(long long)(v * scale + 0.5) / scale; }
+
+static int print_json(cJSON *o)
+{
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) {
+        cli_error("bench ops: out of memory");
+        return 1;
+    }
+    printf("%s\n", s);
+    fflush(stdout);
+    cJSON_free(s);
+    return 0;
+}
+
+/* Time both passes of one layer; ms_out[2] receives the medians. */
+static int bench_layer_run(sv_ctx *ctx, const bench_layer *L, int repeat, double *ms_out)
+{
+    bench_state st;
+    memset(&st, 0, sizeof st);
+    double *t = calloc((size_t)repeat, sizeof *t);
+    int rc = 1;
+    char shape[160];
+    layer_shape_str(L, shape, sizeof shape);
+    if (!t) {
+        cli_error("bench ops: out of memory");
+        goto out;
+    }
+    if (state_init(ctx, L, &st) || sv_ctx_finish(ctx)) {
+        cli_error("bench ops: %s %s: %s", L->name, shape, sv_ctx_errmsg(ctx));
+        goto out;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        sv_ctx_stats s0, s1;
+        for (int r = -1; r < repeat; r++) {
+            if (r == 0)
+                sv_ctx_get_stats(ctx, &s0);
+            double t0 = now_s();
+            if (run_pass(ctx, L, &st, pass) || sv_ctx_finish(ctx)) {
+                cli_error("bench ops: %s %s %s: %s", L->name, shape, pass ? "bwd" : "fwd", sv_ctx_errmsg(ctx));
+                goto out;
+            }
+            if (r >= 0)
+                t[r] = now_s() - t0;
+        }
+        sv_ctx_get_stats(ctx, &s1);
+        double sec = median(t, repeat);
+        ms_out[pass] = sec * 1e3;
+        double macs = layer_macs(L) * (pass ? 2 : 1), bytes = layer_bytes(L, pass);
+        cJSON *o = cJSON_CreateObject();
+        if (!o) {
+            cli_error("bench ops: out of memory");
+            goto out;
+        }
+        cJSON_AddStringToObject(o, "op", op_names[L->kind]);
+        cJSON_AddStringToObject(o, "layer", L->name);
+        cJSON_AddStringToObject(o, "shape", shape);
+        cJSON_AddStringToObject(o, "pass", pass ? "bwd" : "fwd");
+        cJSON_AddNumberToObject(o, "ms", round_to(sec * 1e3, 1000));
+        if (macs > 0)
+            cJSON_AddNumberToObject(o, "gflops", round_to(2 * macs / sec * 1e-9, 100));
+        else
+            cJSON_AddNullToObject(o, "gflops");
+        if (bytes > 0)
+            cJSON_AddNumberToObject(o, "gbps", round_to(bytes / sec * 1e-9, 100));
+        else
+            cJSON_AddNullToObject(o, "gbps");
+        /* pool misses inside the timed loop (expected 0: no allocation there) */
+        cJSON_AddNumberToObject(o, "new_buffers", (double)(s1.buffers_created - s0.buffers_created));
+        if (print_json(o))
+            goto out;
+    }
+    rc = 0;
+out:
+    state_free(&st);
+    sv_pool_trim(ctx);
+    free(t);
+    return rc;
+}
+
+static void bench_ops_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: svgan bench ops [--device X] [--config small|default64] [--frames N] [--repeat R] [--op NAME]\n"
+            "Time the forward and backward of every synthesis (G) and discriminator (D) layer op at the shapes\n"
+            "of a benchmark configuration (spec/benchmarks.md); print one JSON object per op and pass with op,\n"
+            "layer, shape, pass, ms, gflops, gbps, new_buffers, then a summary line with the summed G forward\n"
+            "time per frame and the implied frames/s.\n"
+            "  --device X     device index, type (cpu, gpu) or name substring (default: $SVGAN_DEVICE, first GPU)\n"
+            "  --config C     small or default64 (default default64)\n"
+            "  --frames N     frames per clip (default 3; 4 clips, so 12 frames)\n"
+            "  --repeat R     timed runs per pass after one warm-up; the median is reported (default 5)\n"
+            "  --op NAME      only ops of this kind (modconv, conv2d, upfirdn2d, bias_act, mbstd, fc) or whose\n"
+            "                 layer name contains NAME (e.g. G.b32, conv0); may be given several times\n");
+}
+
+static int bench_ops(int argc, char **argv)
+{
+    const char *device = NULL, *config = "default64";
+    int repeat = 5, frames = 3, rc = 2;
+    const char **filters = NULL;
+    int nfilters = 0;
+    layer_list ll = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int d = cli_device_opt(argc, argv, &i, &device);
+        if (d < 0)
+            goto out;
+        if (d > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_ops_usage(stdout);
+            rc = 0;
+            goto out;
+        }
+        const char *opts[] = {"--config", "--frames", "--repeat", "--op"};
+        const char *val = NULL;
+        int which = -1;
+        for (int o = 0; o < 4 && which < 0; o++) {
+            size_t l = strlen(opts[o]);
+            if (!strcmp(a, opts[o])) {
+                if (i + 1 >= argc) {
+                    cli_error("bench ops: %s needs a value", a);
+                    goto out;
+                }
+                val = argv[++i];
+                which = o;
+            } else if (!strncmp(a, opts[o], l) && a[l] == '=') {
+                val = a + l + 1;
+                which = o;
+            }
+        }
+        if (which == 0) {
+            if (strcmp(val, "small") && strcmp(val, "default64")) {
+                cli_error("bench ops: --config '%s': expected small or default64", val);
+                goto out;
+            }
+            config = val;
+        } else if (which == 1 || which == 2) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            long hi = which == 1 ? 64 : 1000;
+            if (*end || end == val || v < 1 || v > hi) {
+                cli_error("bench ops: %s '%s': expected an integer 1..%ld", opts[which], val, hi);
+                goto out;
+            }
+            if (which == 1)
+                frames = (int)v;
+            else
+                repeat = (int)v;
+        } else if (which == 3) {
+            const char **nf = realloc(filters, (size_t)(nfilters + 1) * sizeof *filters);
+            if (!nf) {
+                cli_error("bench ops: out of memory");
+                rc = 1;
+                goto out;
+            }
+            filters = nf;
+            filters[nfilters++] = val;
+        } else {
+            cli_error("bench ops: unknown option '%s' (try 'svgan bench ops --help')", a);
+            goto out;
+        }
+    }
+    rc = 1;
+    const int small = !strcmp(config, "small");
+    const int64_t clips = 4;
+    if (build_layers(&ll, small ? 4096 : 16384, small ? 128 : 512, small ? 128 : 512, clips, frames)) {
+        cli_error("bench ops: out of memory");
+        goto out;
+    }
+    sv_err e = {0};
+    sv_ctx *ctx;
+    if (sv_ctx_create(&ctx, device, &e)) {
+        cli_error("bench ops: %s", e.msg);
+        goto out;
+    }
+    double g_ms = 0;
+    int g_all = 1, nrun = 0;
+    rc = 0;
+    for (int i = 0; i < ll.n && !rc; i++) {
+        const bench_layer *L = &ll.v[i];
+        int sel = nfilters == 0;
+        for (int f = 0; f < nfilters && !sel; f++)
+            sel = !strcmp(filters[f], op_names[L->kind]) || strstr(L->name, filters[f]);
+        if (!sel) {
+            if (L->g_count)
+                g_all = 0;
+            continue;
+        }
+        double ms[2] = {0, 0};
+        rc = bench_layer_run(ctx, L, repeat, ms);
+        g_ms += L->g_count * ms[0];
+        nrun++;
+    }
+    if (!rc && nrun == 0) {
+        cli_error("bench ops: no op matches the --op filter");
+        rc = 2;
+    }
+    if (!rc) {
+        int64_t nfr = clips * frames;
+        cJSON *o = cJSON_CreateObject();
+        if (o) {
+            cJSON_AddStringToObject(o, "summary", "G synthesis forward (conv layers, bias_act, torgb, img upsample)");
+            cJSON_AddStringToObject(o, "config", config);
+            cJSON_AddNumberToObject(o, "frames", (double)nfr);
+            cJSON_AddBoolToObject(o, "complete", g_all);
+            cJSON_AddNumberToObject(o, "g_fwd_ms_per_frame", round_to(g_ms / (double)nfr, 1000));
+            if (g_ms > 0)
+                cJSON_AddNumberToObject(o, "g_frames_per_s", round_to(1e3 * (double)nfr / g_ms, 100));
+            else
+                cJSON_AddNullToObject(o, "g_frames_per_s");
+            cJSON_AddNumberToObject(o, "repeat", repeat);
+            cJSON_AddStringToObject(o, "device", sv_ctx_info(ctx)->name);
+            cJSON_AddStringToObject(o, "gemm_backend", sv_gemm_backend_name(sv_gemm_get_backend(ctx)));
+        }
+        rc = print_json(o);
+    }
+    sv_ctx_destroy(ctx);
+out:
+    free(filters);
+    free(ll.v);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("bench: which benchmark? (svgan bench gemm; try 'svgan bench --help')");
+        cli_error("bench: which benchmark? (svgan bench gemm|ops; try 'svgan bench --help')");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: svgan bench <benchmark> [options]\n\nbenchmarks:\n"
-               "  gemm       svgan GEMM vs OpenBLAS (GFLOP/s per shape, JSON lines)\n\n"
-               "See svgan-bench(1) and 'svgan bench gemm --help'.\n");
+               "  gemm       svgan GEMM vs OpenBLAS (GFLOP/s per shape, JSON lines)\n"
+               "  ops        forward/backward time of every G and D layer op at a benchmark config\n\n"
+               "See svgan-bench(1), 'svgan bench gemm --help' and 'svgan bench ops --help'.\n");
         return 0;
     }
     if (!strcmp(argv[1], "gemm"))
         return bench_gemm(argc - 1, argv + 1);
-    cli_error("bench: unknown benchmark '%s' (available: gemm)", argv[1]);
+    if (!strcmp(argv[1], "ops"))
+        return bench_ops(argc - 1, argv + 1);
+    cli_error("bench: unknown benchmark '%s' (available: gemm, ops)", argv[1]);
     return 2;
 }

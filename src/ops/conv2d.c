@@ -2,6 +2,7 @@
  * chunks) and float64 host references written directly from spec §1.4. */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,8 @@ static cgeom corr_geom(const sv_conv2d_params *p, const cdims *d)
 
 /* ------------------------------------------------------------------------ */
 /* forward                                                                    */
+
+float sv_conv2d_wgain(int64_t Cin, int k) { return (float)(1.0 / sqrt((double)Cin * k * k)); }
 
 int sv_conv2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_conv2d_params *p, sv_tensor *y)
 {

@@ -225,16 +225,18 @@ int sv_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int acc
 }
 
 /* out[r] (+)= alpha Σ_j f(x[r, j]) over R rows of length L. */
-static int row_reduce(sv_ctx *ctx, const sv_tensor *x, int64_t R, int64_t L, int sq, float alpha, sv_tensor *out,
-                      int accumulate)
+/* mode 0: row sums; 1: row sums of squares; 2: row dot products with z. */
+static int row_reduce(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *z, int64_t R, int64_t L, int mode,
+                      float alpha, sv_tensor *out, int accumulate)
 {
     cl_kernel k;
     SV_GET_KERNEL(ctx, FILE_CL, "row_reduce", NULL, k);
     sv_args ar;
     sv_args_begin(&ar, ctx, k, "row_reduce");
     sv_arg_tensor(&ar, x);
+    sv_arg_tensor(&ar, z ? z : x);
     sv_arg_long(&ar, L);
-    sv_arg_int(&ar, sq);
+    sv_arg_int(&ar, mode);
     sv_arg_float(&ar, alpha);
     sv_arg_tensor(&ar, out);
     sv_arg_int(&ar, accumulate);
@@ -250,7 +252,69 @@ int sv_rowsumsq(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, in
     if (sv_numel(out) != N)
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "rowsumsq: output has %lld values for %lld rows",
                          (long long)sv_numel(out), (long long)N);
-    return row_reduce(ctx, x, N, D, 1, alpha, out, accumulate);
+    return row_reduce(ctx, x, NULL, N, D, 1, alpha, out, accumulate);
+}
+
+int sv_rowdot(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *b, float alpha, sv_tensor *out, int accumulate)
+{
+    int64_t N = 0, D = 0;
+    SV_TRY(rows_of(a, "rowdot", &N, &D));
+    SV_TRY(sv_check_shape(b, "rowdot second operand", a->ndim, a->shape));
+    if (sv_numel(out) != N)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "rowdot: output has %lld values for %lld rows",
+                         (long long)sv_numel(out), (long long)N);
+    return row_reduce(ctx, a, b, N, D, 2, alpha, out, accumulate);
+}
+
+int sv_repeat_rows(sv_ctx *ctx, const sv_tensor *x, int64_t reps, sv_tensor *y)
+{
+    if (x->ndim < 1 || reps < 1 || y->ndim != x->ndim || y->shape[0] != x->shape[0] * reps)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID,
+                         "repeat_rows: output must be [%lld, ...] for %lld rows repeated %lld times",
+                         (long long)(x->ndim ? x->shape[0] * reps : 0), (long long)(x->ndim ? x->shape[0] : 0),
+                         (long long)reps);
+    for (int i = 1; i < x->ndim; i++)
+        if (x->shape[i] != y->shape[i])
+            return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "repeat_rows: trailing dims differ");
+    int64_t S = x->shape[0] ? sv_numel(x) / x->shape[0] : 0, total = sv_numel(y);
+    if (total == 0)
+        return SV_OK;
+    cl_kernel k;
+    SV_GET_KERNEL(ctx, FILE_CL, "repeat_rows", NULL, k);
+    sv_args ar;
+    sv_args_begin(&ar, ctx, k, "repeat_rows");
+    sv_arg_tensor(&ar, x);
+    sv_arg_tensor(&ar, y);
+    sv_arg_long(&ar, S);
+    sv_arg_long(&ar, reps);
+    sv_arg_long(&ar, total);
+    SV_TRY(sv_args_end(&ar));
+    return sv_launch1(ctx, k, (size_t)total, "repeat_rows");
+}
+
+int sv_repeat_rows_bwd(sv_ctx *ctx, const sv_tensor *gy, int64_t reps, sv_tensor *gx, int accumulate)
+{
+    if (gx->ndim < 1 || reps < 1 || gy->ndim != gx->ndim || gy->shape[0] != gx->shape[0] * reps)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "repeat_rows_bwd: gradient shapes do not match %lld repeats",
+                         (long long)reps);
+    for (int i = 1; i < gx->ndim; i++)
+        if (gx->shape[i] != gy->shape[i])
+            return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "repeat_rows_bwd: trailing dims differ");
+    int64_t S = gx->shape[0] ? sv_numel(gx) / gx->shape[0] : 0, total = sv_numel(gx);
+    if (total == 0)
+        return SV_OK;
+    cl_kernel k;
+    SV_GET_KERNEL(ctx, FILE_CL, "repeat_rows_bwd", NULL, k);
+    sv_args ar;
+    sv_args_begin(&ar, ctx, k, "repeat_rows_bwd");
+    sv_arg_tensor(&ar, gy);
+    sv_arg_tensor(&ar, gx);
+    sv_arg_long(&ar, S);
+    sv_arg_long(&ar, reps);
+    sv_arg_long(&ar, total);
+    sv_arg_int(&ar, accumulate);
+    SV_TRY(sv_args_end(&ar));
+    return sv_launch1(ctx, k, (size_t)total, "repeat_rows_bwd");
 }
 
 int sv_count_nonfinite(sv_ctx *ctx, const sv_tensor *x, int64_t *count)
@@ -405,7 +469,7 @@ int sv_broadcast_spatial_bwd(sv_ctx *ctx, const sv_tensor *gy, sv_tensor *gx, in
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "broadcast_spatial_bwd: grad_out must be [N, C, H, W]");
     int64_t sh[2] = {gy->shape[0], gy->shape[1]};
     SV_TRY(sv_check_shape(gx, "broadcast_spatial_bwd grad_in", 2, sh));
-    return row_reduce(ctx, gy, sh[0] * sh[1], gy->shape[2] * gy->shape[3], 0, 1.0f, gx, accumulate);
+    return row_reduce(ctx, gy, NULL, sh[0] * sh[1], gy->shape[2] * gy->shape[3], 0, 1.0f, gx, accumulate);
 }
 
 int sv_swap_mid(sv_ctx *ctx, const sv_tensor *x, int64_t P, int64_t A, int64_t B, int64_t S, sv_tensor *y)
@@ -466,6 +530,34 @@ double sv_ref_sum(const double *x, int64_t n)
     for (int64_t i = 0; i < n; i++)
         s += x[i];
     return s;
+}
+
+void sv_ref_rowdot(const double *a, const double *b, int64_t N, int64_t D, double *out)
+{
+    for (int64_t r = 0; r < N; r++) {
+        double s = 0;
+        for (int64_t j = 0; j < D; j++)
+            s += a[r * D + j] * b[r * D + j];
+        out[r] = s;
+    }
+}
+
+void sv_ref_repeat_rows(const double *x, int64_t R, int64_t S, int64_t reps, double *y)
+{
+    for (int64_t r = 0; r < R * reps; r++)
+        for (int64_t s = 0; s < S; s++)
+            y[r * S + s] = x[(r / reps) * S + s];
+}
+
+void sv_ref_repeat_rows_bwd(const double *gy, int64_t R, int64_t S, int64_t reps, double *gx)
+{
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t s = 0; s < S; s++) {
+            double acc = 0;
+            for (int64_t k = 0; k < reps; k++)
+                acc += gy[(r * reps + k) * S + s];
+            gx[r * S + s] = acc;
+        }
 }
 
 void sv_ref_rowsumsq(const double *x, int64_t N, int64_t D, double *out)

@@ -49,6 +49,9 @@ int sv_conv2d_out_size(const sv_conv2d_params *p, int H, int W, int *Ho, int *Wo
 
 /* x [N, Cin, H, W], w [Cout, Cin, k, k], y [N, Cout, Ho, Wo]; up=1,down=1: cross-correlation, stride 1,
  * zero padding k/2 ('same', §1.4a). No bias (bias_act does it). */
+/* EqLR gain of a conv weight: 1/√(Cin·k²) (spec §1.1). */
+float sv_conv2d_wgain(int64_t Cin, int k);
+
 int sv_conv2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_conv2d_params *p, sv_tensor *y);
 /* gx (+)= ∂/∂x ⟨gy, conv(x, w)⟩; gx [N, Cin, H, W]. */
 int sv_conv2d_bwd_data(sv_ctx *ctx, const sv_tensor *gy, const sv_tensor *w, const sv_conv2d_params *p,

@@ -50,6 +50,15 @@ int sv_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int acc
 /* out[n] (+)= alpha · Σ_j x[n, j]² for x [N, ...] (dims 1.. flattened), out [N]
  * (any shape with N elements).  ‖g_f‖² per frame for R1 in one call. */
 int sv_rowsumsq(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int accumulate);
+/* out[n] (+)= alpha · Σ_j a[n, j]·b[n, j] for a, b [N, ...] of the same shape
+ * (the projection head of D).  Backward: ga = sv_rowscale(b, gout, alpha),
+ * gb = sv_rowscale(a, gout, alpha). */
+int sv_rowdot(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *b, float alpha, sv_tensor *out, int accumulate);
+/* y [R·reps, S...] with y[r·reps + k] = x[r] (each row repeated reps times in
+ * place: per-video values to per-frame rows; R = 1 broadcasts).  Backward:
+ * gx[r] (+)= Σ_k gy[r·reps + k] in ascending k (sv_repeat_rows_bwd). */
+int sv_repeat_rows(sv_ctx *ctx, const sv_tensor *x, int64_t reps, sv_tensor *y);
+int sv_repeat_rows_bwd(sv_ctx *ctx, const sv_tensor *gy, int64_t reps, sv_tensor *gx, int accumulate);
 /* Number of NaN/±Inf elements of x, returned on the host (blocks). */
 int sv_count_nonfinite(sv_ctx *ctx, const sv_tensor *x, int64_t *count);
 /* In place: NaN → 0, +Inf → 1e5, −Inf → −1e5 (StyleGAN's gradient hygiene). */
@@ -79,6 +88,9 @@ void sv_ref_softplus_fwd(const double *x, int64_t n, double *y);
 void sv_ref_softplus_bwd(const double *x, const double *gy, int64_t n, double *gx);
 double sv_ref_sum(const double *x, int64_t n);
 void sv_ref_rowsumsq(const double *x, int64_t N, int64_t D, double *out);
+void sv_ref_rowdot(const double *a, const double *b, int64_t N, int64_t D, double *out);
+void sv_ref_repeat_rows(const double *x, int64_t R, int64_t S, int64_t reps, double *y);
+void sv_ref_repeat_rows_bwd(const double *gy, int64_t R, int64_t S, int64_t reps, double *gx);
 /* C[i] channels of input i; y [N, ΣC, S]. */
 void sv_ref_concat1(int n, const double *const *xs, const int64_t *C, int64_t N, int64_t S, double *y);
 void sv_ref_slice1(const double *x, int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, double *y);
