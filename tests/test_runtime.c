@@ -2,6 +2,7 @@
  * and the pool. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,37 @@ START_TEST(t_tensor_pool_views)
 }
 END_TEST
 
+/* Two contexts in one process are independent: each has its own programs,
+ * pool and GEMM state; destroying one leaves the other working. */
+START_TEST(t_two_contexts)
+{
+    sv_ctx *a = tu_ctx(), *b = tu_ctx();
+    ck_assert_ptr_ne(a, b);
+    float h[6] = {-2, -1, 0, 1, 2, 3}, g[6];
+    sv_tensor ta, tb;
+    TU_OK(a, sv_tensor_newv(a, &ta, 2, (int64_t)2, (int64_t)3));
+    TU_OK(b, sv_tensor_newv(b, &tb, 2, (int64_t)2, (int64_t)3));
+    TU_OK(a, sv_tensor_write(&ta, h, 6));
+    TU_OK(b, sv_tensor_write(&tb, h, 6));
+    sv_bias_act_params p = sv_bias_act_default(SV_ACT_LRELU);
+    TU_OK(a, sv_bias_act_fwd(a, &ta, NULL, &p, &ta));
+    /* the error record is per context */
+    sv_tensor bad;
+    TU_OK(b, sv_tensor_newv(b, &bad, 2, (int64_t)3, (int64_t)2));
+    ck_assert_int_eq(sv_bias_act_fwd(b, &tb, NULL, &p, &bad), SV_ERR_INVALID);
+    ck_assert_str_eq(sv_ctx_errmsg(a), "");
+    sv_tensor_free(&ta);
+    sv_ctx_destroy(a);
+    TU_OK(b, sv_bias_act_fwd(b, &tb, NULL, &p, &tb));
+    TU_OK(b, sv_tensor_read(&tb, g, 6));
+    for (int i = 0; i < 6; i++)
+        ck_assert(fabsf(g[i] - (h[i] > 0 ? h[i] : 0.2f * h[i]) * 1.41421356f) < 1e-5f);
+    sv_tensor_free(&tb);
+    sv_tensor_free(&bad);
+    sv_ctx_destroy(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runtime");
@@ -157,6 +189,7 @@ int main(void)
     tcase_add_test(tc, t_devices_and_select);
     tcase_add_test(tc, t_build_cache_and_errors);
     tcase_add_test(tc, t_tensor_pool_views);
+    tcase_add_test(tc, t_two_contexts);
     suite_add_tcase(s, tc);
     return tu_main(s, 1);
 }
