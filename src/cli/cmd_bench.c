@@ -825,6 +825,23 @@ static int bench_ops(int argc, char **argv)
         cli_error("bench ops: out of memory");
         goto out;
     }
+    /* selection first: a filter matching nothing is a usage error */
+    int nsel = 0, g_all = 1;
+    for (int i = 0; i < ll.n; i++) {
+        bench_layer *L = &ll.v[i];
+        int sel = nfilters == 0;
+        for (int f = 0; f < nfilters && !sel; f++)
+            sel = !strcmp(filters[f], op_names[L->kind]) || strstr(L->name, filters[f]);
+        if (sel)
+            ll.v[nsel++] = *L;
+        else if (L->g_count)
+            g_all = 0;
+    }
+    if (nsel == 0) {
+        cli_error("bench ops: no op matches the --op filter (ops: modconv, conv2d, upfirdn2d, bias_act, mbstd, fc)");
+        rc = 2;
+        goto out;
+    }
     sv_err e = {0};
     sv_ctx *ctx;
     if (sv_ctx_create(&ctx, device, &e)) {
@@ -832,26 +849,11 @@ static int bench_ops(int argc, char **argv)
         goto out;
     }
     double g_ms = 0;
-    int g_all = 1, nrun = 0;
     rc = 0;
-    for (int i = 0; i < ll.n && !rc; i++) {
-        const bench_layer *L = &ll.v[i];
-        int sel = nfilters == 0;
-        for (int f = 0; f < nfilters && !sel; f++)
-            sel = !strcmp(filters[f], op_names[L->kind]) || strstr(L->name, filters[f]);
-        if (!sel) {
-            if (L->g_count)
-                g_all = 0;
-            continue;
-        }
+    for (int i = 0; i < nsel && !rc; i++) {
         double ms[2] = {0, 0};
-        rc = bench_layer_run(ctx, L, repeat, ms);
-        g_ms += L->g_count * ms[0];
-        nrun++;
-    }
-    if (!rc && nrun == 0) {
-        cli_error("bench ops: no op matches the --op filter");
-        rc = 2;
+        rc = bench_layer_run(ctx, &ll.v[i], repeat, ms);
+        g_ms += ll.v[i].g_count * ms[0];
     }
     if (!rc) {
         int64_t nfr = clips * frames;

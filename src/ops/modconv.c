@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,9 @@ int sv_modconv_out_size(const sv_modconv_params *p, int H, int W, int *Ho, int *
 static int launch_scale(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *v, sv_tensor *out, int C, int64_t S, int F,
                         int accumulate)
 {
-    int64_t total = sv_numel(a);
+    int64_t planes = sv_numel(a) / S;
+    if (S > INT32_MAX || planes > INT32_MAX)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "modconv: tensor too large for the scaling kernel");
     cl_kernel k;
     SV_GET_KERNEL(ctx, FILE_CL, "mc_scale", NULL, k);
     sv_args g;
@@ -52,13 +55,14 @@ static int launch_scale(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *v, sv_
     sv_arg_tensor(&g, a);
     sv_arg_tensor(&g, v);
     sv_arg_tensor(&g, out);
-    sv_arg_long(&g, total);
+    sv_arg_int(&g, (int)S);
     sv_arg_int(&g, C);
-    sv_arg_long(&g, S);
+    sv_arg_int(&g, (int)planes);
     sv_arg_int(&g, F);
     sv_arg_int(&g, accumulate ? 1 : 0);
     SV_TRY(sv_args_end(&g));
-    return sv_launch1(ctx, k, (size_t)total, "mc_scale");
+    size_t gs[2] = {(size_t)S, (size_t)planes};
+    return sv_launch(ctx, k, 2, gs, NULL, "mc_scale");
 }
 
 /* out[n, c] = Σ_{f, p} a[nF+f, c, p]·b[nF+f, c, p] */
