@@ -8,6 +8,7 @@
 #include "svgan/gemm.h"
 #include "svgan/safetensors.h"
 #include "svgan/params.h"
+#include "svgan/rng.h"
 #include "svgan/ops.h"
 
 #endif
