@@ -10,5 +10,7 @@
 #include "svgan/params.h"
 #include "svgan/rng.h"
 #include "svgan/ops.h"
+#include "svgan/generator.h"
+#include "svgan/video.h"
 
 #endif

@@ -7,6 +7,9 @@
 /* Each subcommand: argc/argv start at the subcommand name. Returns exit status. */
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_parity(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 /* "svgan: <msg>" on stderr, one line. */
 void cli_error(const char *fmt, ...)

@@ -41,7 +41,10 @@ static const struct {
     const char *help;
 } cmds[] = {
     {"devices", cmd_devices, "list OpenCL devices"},
-    {"bench", cmd_bench, "benchmarks (svgan bench gemm)"},
+    {"init", cmd_init, "write a randomly initialised model (svgan init --preset NAME -o FILE)"},
+    {"sample", cmd_sample, "render videos from a model"},
+    {"parity", cmd_parity, "compare svgan with an official reference bundle"},
+    {"bench", cmd_bench, "benchmarks (gemm, ops)"},
 };
 
 static void usage(FILE *f)
