@@ -881,23 +881,189 @@ out:
     return rc;
 }
 
+/* ---- svgan bench sample ---------------------------------------------------
+ * Sampling throughput of the streaming generator: frames/s for B videos x F
+ * frames per call, at t = 0 and at t = 100000 (the per-frame cost must not
+ * depend on t), after one warm-up call; median of R calls. */
+static void bench_sample_usage(FILE *f)
+{
+    fprintf(f, "usage: svgan bench sample [--device X] [--preset NAME | --checkpoint FILE] [--videos B] [--frames F]\n"
+               "                          [--repeat R] [--t T]...\n"
+               "Frames/s of the generator (streaming sampler) for B videos x F frames per call, at each\n"
+               "start time T (default 0 and 100000); one JSON object per line.  Default preset: small.\n");
+}
+
+static int bench_sample(int argc, char **argv)
+{
+    const char *device = NULL, *preset = "small", *ckpt = NULL;
+    long long B = 4, F = 4, repeat = 5;
+    double times[8];
+    int ntimes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_device_opt(argc, argv, &i, &device);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_sample_usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--preset") && strcmp(a, "--checkpoint") && strcmp(a, "--videos") && strcmp(a, "--frames") &&
+            strcmp(a, "--repeat") && strcmp(a, "--t")) {
+            cli_error("bench sample: unknown option '%s' (try 'svgan bench sample --help')", a);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            cli_error("bench sample: %s needs a value", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end;
+        if (!strcmp(a, "--preset"))
+            preset = v;
+        else if (!strcmp(a, "--checkpoint"))
+            ckpt = v;
+        else if (!strcmp(a, "--t")) {
+            double x = strtod(v, &end);
+            if (*end || !(x >= 0) || ntimes == 8) {
+                cli_error("bench sample: --t '%s': expected a time >= 0 (at most 8)", v);
+                return 2;
+            }
+            times[ntimes++] = x;
+        } else {
+            long long x = strtoll(v, &end, 10);
+            if (*end || x < 1 || x > 4096) {
+                cli_error("bench sample: %s '%s': expected an integer 1..4096", a, v);
+                return 2;
+            }
+            if (!strcmp(a, "--videos"))
+                B = x;
+            else if (!strcmp(a, "--frames"))
+                F = x;
+            else
+                repeat = x;
+        }
+    }
+    if (!ntimes) {
+        times[ntimes++] = 0;
+        times[ntimes++] = 100000;
+    }
+    sv_err e = {0};
+    sv_mconfig cfg;
+    sv_st_file *f = NULL;
+    if (ckpt ? sv_checkpoint_open(ckpt, &f, &cfg, &e) : sv_mconfig_preset(preset, &cfg, &e)) {
+        cli_error("%s", e.msg);
+        return ckpt ? 1 : 2;
+    }
+    sv_ctx *ctx = NULL;
+    sv_generator *g = NULL;
+    sv_gen_video *gv = NULL;
+    sv_tensor frames = {0};
+    float *z = NULL;
+    uint64_t *ms = NULL, *st = NULL;
+    double *t = NULL, *ms_run = NULL;
+    int rc = 1;
+    if (sv_ctx_create(&ctx, device, &e)) {
+        cli_error("%s", e.msg);
+        goto done;
+    }
+    if (sv_generator_new(ctx, &cfg, &g) || (f ? sv_checkpoint_load_generator(f, NULL, g, &e) : sv_generator_init(g, 0))) {
+        cli_error("%s", e.msg[0] ? e.msg : sv_ctx_errmsg(ctx));
+        goto done;
+    }
+    z = malloc((size_t)B * cfg.z_dim * sizeof *z);
+    ms = malloc((size_t)B * sizeof *ms);
+    st = calloc((size_t)B, sizeof *st);
+    t = malloc((size_t)(B * F) * sizeof *t);
+    ms_run = malloc((size_t)repeat * sizeof *ms_run);
+    int64_t fs[4] = {B * F, 3, cfg.resolution, cfg.resolution};
+    if (!z || !ms || !st || !t || !ms_run || sv_tensor_new(ctx, &frames, 4, fs)) {
+        cli_error("bench sample: out of memory");
+        goto done;
+    }
+    for (long long b = 0; b < B; b++) {
+        sv_rng_normal((uint64_t)b, SV_STREAM_Z, 0, (size_t)cfg.z_dim, z + b * cfg.z_dim);
+        ms[b] = (uint64_t)b;
+    }
+    double tb = now_s();
+    if (sv_generator_begin(g, B, z, ms, st, 1.0f, &gv) || sv_ctx_finish(ctx)) {
+        cli_error("%s", sv_ctx_errmsg(ctx));
+        goto done;
+    }
+    double begin_ms = (now_s() - tb) * 1e3;
+    for (int ti = 0; ti < ntimes; ti++) {
+        for (int r = -1; r < (int)repeat; r++) { /* r = -1: warm-up */
+            for (long long b = 0; b < B; b++)
+                for (long long k = 0; k < F; k++)
+                    t[b * F + k] = times[ti] + (double)((r + 1) * F + k);
+            double t0 = now_s();
+            if (sv_generator_frames(gv, t, F, &frames) || sv_ctx_finish(ctx)) {
+                cli_error("%s", sv_ctx_errmsg(ctx));
+                goto done;
+            }
+            if (r >= 0)
+                ms_run[r] = (now_s() - t0) * 1e3;
+        }
+        /* no NaN in the last batch */
+        int64_t bad = 0;
+        if (sv_count_nonfinite(ctx, &frames, &bad)) {
+            cli_error("%s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        double med = median(ms_run, (int)repeat);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "bench", "sample");
+        cJSON_AddStringToObject(o, "model", ckpt ? ckpt : preset);
+        cJSON_AddNumberToObject(o, "resolution", cfg.resolution);
+        cJSON_AddNumberToObject(o, "videos", (double)B);
+        cJSON_AddNumberToObject(o, "frames_per_call", (double)(B * F));
+        cJSON_AddNumberToObject(o, "t_start", times[ti]);
+        cJSON_AddNumberToObject(o, "ms_per_call", round_to(med, 100));
+        cJSON_AddNumberToObject(o, "frames_per_s", round_to((double)(B * F) / (med * 1e-3), 100));
+        cJSON_AddNumberToObject(o, "begin_ms", round_to(begin_ms, 100));
+        cJSON_AddNumberToObject(o, "nonfinite", (double)bad);
+        cJSON_AddNumberToObject(o, "repeat", (double)repeat);
+        cJSON_AddStringToObject(o, "device", sv_ctx_info(ctx)->name);
+        if (print_json(o))
+            goto done;
+    }
+    rc = 0;
+done:
+    sv_tensor_free(&frames);
+    sv_gen_video_free(gv);
+    sv_generator_free(g);
+    sv_st_close(f);
+    sv_ctx_destroy(ctx);
+    free(z);
+    free(ms);
+    free(st);
+    free(t);
+    free(ms_run);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("bench: which benchmark? (svgan bench gemm|ops; try 'svgan bench --help')");
+        cli_error("bench: which benchmark? (svgan bench gemm|ops|sample; try 'svgan bench --help')");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: svgan bench <benchmark> [options]\n\nbenchmarks:\n"
                "  gemm       svgan GEMM vs OpenBLAS (GFLOP/s per shape, JSON lines)\n"
-               "  ops        forward/backward time of every G and D layer op at a benchmark config\n\n"
-               "See svgan-bench(1), 'svgan bench gemm --help' and 'svgan bench ops --help'.\n");
+               "  ops        forward/backward time of every G and D layer op at a benchmark config\n"
+               "  sample     frames/s of the generator's streaming sampler, at t = 0 and t = 100000\n\n"
+               "See svgan-bench(1) and 'svgan bench <benchmark> --help'.\n");
         return 0;
     }
     if (!strcmp(argv[1], "gemm"))
         return bench_gemm(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ops"))
         return bench_ops(argc - 1, argv + 1);
-    cli_error("bench: unknown benchmark '%s' (available: gemm, ops)", argv[1]);
+    if (!strcmp(argv[1], "sample"))
+        return bench_sample(argc - 1, argv + 1);
+    cli_error("bench: unknown benchmark '%s' (available: gemm, ops, sample)", argv[1]);
     return 2;
 }
