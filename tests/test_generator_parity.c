@@ -19,6 +19,10 @@
  *                    identical on CPU); videos with identical latents and
  *                    motion seeds render identically, different ones differ,
  *                    frames change with t.
+ *   other_config     a 64² configuration with all sizes distinct, 3 mapping
+ *                    layers, motion kernel 5, d = 8: streaming == forward
+ *                    (bit-identical, t up to 100000); ToRGB clamp ±256 (a
+ *                    bias of 1000 gives frames ≈ 256; without clamp ≈ 1000).
  *   errors           bad times, too few tokens, bad shapes: one-line errors.
  *   cli_parity       `svgan parity` PASSes on the bundle (exit 0) and FAILs
  *                    (exit 1) on a copy with one perturbed weight.
@@ -463,6 +467,77 @@ START_TEST(stream_chunks)
 }
 END_TEST
 
+/* Another configuration (all sizes distinct, 3 mapping layers, motion
+ * kernel 5, d = 8, clamp 256): streaming == forward at small and large t;
+ * the ±256 clamp of ToRGB. */
+START_TEST(other_config)
+{
+    sv_ctx *ctx = tu_ctx();
+    sv_err e = {0};
+    sv_mconfig c;
+    const char *json = "{\"resolution\": 64, \"channel_base\": 1024, \"channel_max\": 24, \"z_dim\": 24, \"w_dim\": 40,"
+                       " \"motion_z_dim\": 20, \"motion_v_dim\": 36, \"time_enc_dim\": 12, \"mapping_layers\": 3,"
+                       " \"motion_kernel_size\": 5, \"motion_z_distance\": 8, \"min_period_len\": 8,"
+                       " \"max_period_len\": 512, \"conv_clamp\": 256}";
+    ck_assert_msg(sv_mconfig_from_json(json, &c, &e) == 0, "%s", e.msg);
+    ck_assert_msg(sv_mconfig_validate(&c, &e) == 0, "%s", e.msg);
+    sv_generator *g;
+    TU_OK(ctx, sv_generator_new(ctx, &c, &g));
+    TU_OK(ctx, sv_generator_init(g, 17));
+    ck_assert_int_eq(motion_shrink(g), 8);
+    const int64_t B = 2, F = 3, fsz = 3 * 64 * 64;
+    const uint64_t zs[2] = {1, 2}, ms[2] = {3, 4};
+    vids v = make_vids(&c, B, zs, ms);
+    const double t[6] = {0, 7.5, 100000.25, 12345.5, 8, 3.75};
+    float *ref = forward_frames(ctx, g, &v, t, F, 0.8f);
+    sv_gen_video *gv;
+    TU_OK(ctx, sv_generator_begin(g, B, v.z, v.seed, v.stream, 0.8f, &gv));
+    float *got = stream_frames(ctx, gv, &c, B, t, F);
+    for (int64_t i = 0; i < B * F * fsz; i++)
+        ck_assert_msg(isfinite(got[i]), "non-finite value at %lld", (long long)i);
+    ck_assert_msg(!memcmp(got, ref, (size_t)(B * F * fsz) * sizeof *got), "streaming differs from forward");
+    double dv = rel_l2f(got + 3 * fsz, got, (size_t)(3 * fsz));
+    ck_assert_msg(dv > 1e-2, "videos 0 and 1 within %g", dv);
+    fprintf(stderr, "other_config: 64², dims 24/40/20/36/12, K 5, d 8: streaming == forward (bit-identical), "
+                    "6 frames finite\n");
+    free(ref);
+    free(got);
+    /* clamp: a huge last ToRGB bias is clamped to 256 before the skip sum */
+    sv_tensor *bias = sv_params_get(sv_generator_params(g), "synthesis.b64.torgb.bias");
+    ck_assert(bias != NULL);
+    TU_OK(ctx, sv_tensor_fill(bias, 1000.0f));
+    got = stream_frames(ctx, gv, &c, B, t, F);
+    double mx = -1e30, mn = 1e30;
+    for (int64_t i = 0; i < B * F * fsz; i++) {
+        mx = got[i] > mx ? got[i] : mx;
+        mn = got[i] < mn ? got[i] : mn;
+    }
+    fprintf(stderr, "other_config: ToRGB bias 1000, clamp 256: frames in [%g, %g]\n", mn, mx);
+    ck_assert_msg(mx < 300 && mn > 200, "frames in [%g, %g], expected ≈ 256", mn, mx);
+    free(got);
+    sv_gen_video_free(gv);
+    free_vids(&v);
+    sv_generator_free(g);
+    /* the same without clamp (conv_clamp null) */
+    c.conv_clamp = -1;
+    TU_OK(ctx, sv_generator_new(ctx, &c, &g));
+    TU_OK(ctx, sv_generator_init(g, 17));
+    TU_OK(ctx, sv_tensor_fill(sv_params_get(sv_generator_params(g), "synthesis.b64.torgb.bias"), 1000.0f));
+    v = make_vids(&c, B, zs, ms);
+    TU_OK(ctx, sv_generator_begin(g, B, v.z, v.seed, v.stream, 0.8f, &gv));
+    got = stream_frames(ctx, gv, &c, B, t, F);
+    mn = 1e30;
+    for (int64_t i = 0; i < B * F * fsz; i++)
+        mn = got[i] < mn ? got[i] : mn;
+    ck_assert_msg(mn > 900, "unclamped frames reach down to %g", mn);
+    free(got);
+    sv_gen_video_free(gv);
+    free_vids(&v);
+    sv_generator_free(g);
+    sv_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(errors)
 {
     sv_ctx *ctx = tu_ctx();
@@ -604,6 +679,7 @@ int main(void)
     tcase_add_test(tc, bundle_parity);
     tcase_add_test(tc, stream_forward);
     tcase_add_test(tc, stream_chunks);
+    tcase_add_test(tc, other_config);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, cli_parity);
     suite_add_tcase(s, tc);
