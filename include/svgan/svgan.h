@@ -11,6 +11,7 @@
 #include "svgan/rng.h"
 #include "svgan/ops.h"
 #include "svgan/generator.h"
+#include "svgan/discriminator.h"
 #include "svgan/video.h"
 
 #endif
