@@ -17,6 +17,11 @@ void cli_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* If argv[*i] is one of names (NULL-terminated), as "--name value" or
+ * "--name=value": set *val (advancing *i past a separate value) and return
+ * its index in names.  -1: not one of them; -2: the value is missing (a
+ * one-line error naming cmd was printed). */
+int cli_take_value(const char *cmd, int argc, char **argv, int *i, const char *const *names, const char **val);
 /* Parse "--device X" / "--device=X"; returns 1 if argv[*i] was consumed. */
 int cli_device_opt(int argc, char **argv, int *i, const char **device);
 

@@ -196,22 +196,10 @@ static int bench_gemm(int argc, char **argv)
             goto out;
         }
         const char *val = NULL;
-        const char *opts[] = {"--repeat", "--backend", "--shape"};
-        int which = -1;
-        for (int o = 0; o < 3 && which < 0; o++) {
-            size_t l = strlen(opts[o]);
-            if (!strcmp(a, opts[o])) {
-                if (i + 1 >= argc) {
-                    cli_error("bench gemm: %s needs a value", a);
-                    goto out;
-                }
-                val = argv[++i];
-                which = o;
-            } else if (!strncmp(a, opts[o], l) && a[l] == '=') {
-                val = a + l + 1;
-                which = o;
-            }
-        }
+        static const char *const opts[] = {"--repeat", "--backend", "--shape", NULL};
+        int which = cli_take_value("bench gemm", argc, argv, &i, opts, &val);
+        if (which == -2)
+            goto out;
         if (which == 0) {
             char *end;
             long v = strtol(val, &end, 10);
@@ -769,23 +757,11 @@ static int bench_ops(int argc, char **argv)
             rc = 0;
             goto out;
         }
-        const char *opts[] = {"--config", "--frames", "--repeat", "--op"};
+        static const char *const opts[] = {"--config", "--frames", "--repeat", "--op", NULL};
         const char *val = NULL;
-        int which = -1;
-        for (int o = 0; o < 4 && which < 0; o++) {
-            size_t l = strlen(opts[o]);
-            if (!strcmp(a, opts[o])) {
-                if (i + 1 >= argc) {
-                    cli_error("bench ops: %s needs a value", a);
-                    goto out;
-                }
-                val = argv[++i];
-                which = o;
-            } else if (!strncmp(a, opts[o], l) && a[l] == '=') {
-                val = a + l + 1;
-                which = o;
-            }
-        }
+        int which = cli_take_value("bench ops", argc, argv, &i, opts, &val);
+        if (which == -2)
+            goto out;
         if (which == 0) {
             if (strcmp(val, "small") && strcmp(val, "default64")) {
                 cli_error("bench ops: --config '%s': expected small or default64", val);
@@ -910,16 +886,16 @@ static int bench_sample(int argc, char **argv)
             bench_sample_usage(stdout);
             return 0;
         }
-        if (strcmp(a, "--preset") && strcmp(a, "--checkpoint") && strcmp(a, "--videos") && strcmp(a, "--frames") &&
-            strcmp(a, "--repeat") && strcmp(a, "--t")) {
+        static const char *const opts[] = {"--preset", "--checkpoint", "--videos", "--frames", "--repeat", "--t", NULL};
+        const char *v = NULL;
+        int which = cli_take_value("bench sample", argc, argv, &i, opts, &v);
+        if (which == -2)
+            return 2;
+        if (which < 0) {
             cli_error("bench sample: unknown option '%s' (try 'svgan bench sample --help')", a);
             return 2;
         }
-        if (i + 1 >= argc) {
-            cli_error("bench sample: %s needs a value", a);
-            return 2;
-        }
-        const char *v = argv[++i];
+        a = opts[which];
         char *end;
         if (!strcmp(a, "--preset"))
             preset = v;

@@ -235,18 +235,15 @@ int cmd_sample(int argc, char **argv)
             o.force = 1;
             continue;
         }
-        int known = 0;
-        for (int k = 0; valued[k]; k++)
-            known |= !strcmp(a, valued[k]);
-        if (!known) {
+        const char *v = NULL;
+        int which = cli_take_value("sample", argc, argv, &i, valued, &v);
+        if (which == -2)
+            goto out;
+        if (which < 0) {
             cli_error("sample: unknown option '%s' (see 'svgan sample --help')", a);
             goto out;
         }
-        if (i + 1 >= argc) {
-            cli_error("sample: %s needs a value (see 'svgan sample --help')", a);
-            goto out;
-        }
-        const char *v = argv[++i];
+        a = valued[which]; /* the option's name also when given as --name=value */
         long long ll;
         if (!strcmp(a, "--checkpoint"))
             o.checkpoint = v;

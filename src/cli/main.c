@@ -17,6 +17,27 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_take_value(const char *cmd, int argc, char **argv, int *i, const char *const *names, const char **val)
+{
+    const char *a = argv[*i];
+    for (int o = 0; names[o]; o++) {
+        size_t l = strlen(names[o]);
+        if (!strcmp(a, names[o])) {
+            if (*i + 1 >= argc) {
+                cli_error("%s: %s needs a value", cmd, a);
+                return -2;
+            }
+            *val = argv[++*i];
+            return o;
+        }
+        if (!strncmp(a, names[o], l) && a[l] == '=') {
+            *val = a + l + 1;
+            return o;
+        }
+    }
+    return -1;
+}
+
 int cli_device_opt(int argc, char **argv, int *i, const char **device)
 {
     const char *a = argv[*i];

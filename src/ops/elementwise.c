@@ -266,17 +266,26 @@ int sv_rowdot(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *b, float alpha, 
     return row_reduce(ctx, a, b, N, D, 2, alpha, out, accumulate);
 }
 
+/* few [R, S...] and many [R·reps, S...]: same trailing dims; *S = row size. */
+static int check_repeat(sv_ctx *ctx, const char *what, const sv_tensor *few, const sv_tensor *many, int64_t reps,
+                        int64_t *S)
+{
+    int ok = few->ndim >= 1 && reps >= 1 && many->ndim == few->ndim && many->shape[0] == few->shape[0] * reps;
+    for (int i = 1; ok && i < few->ndim; i++)
+        ok = few->shape[i] == many->shape[i];
+    if (!ok) {
+        char a[128], b[128];
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "%s: %s and %s do not match %lld repeats of each row", what,
+                         sv_shape_str(few, a, sizeof a), sv_shape_str(many, b, sizeof b), (long long)reps);
+    }
+    *S = few->shape[0] ? sv_numel(few) / few->shape[0] : 0;
+    return SV_OK;
+}
+
 int sv_repeat_rows(sv_ctx *ctx, const sv_tensor *x, int64_t reps, sv_tensor *y)
 {
-    if (x->ndim < 1 || reps < 1 || y->ndim != x->ndim || y->shape[0] != x->shape[0] * reps)
-        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID,
-                         "repeat_rows: output must be [%lld, ...] for %lld rows repeated %lld times",
-                         (long long)(x->ndim ? x->shape[0] * reps : 0), (long long)(x->ndim ? x->shape[0] : 0),
-                         (long long)reps);
-    for (int i = 1; i < x->ndim; i++)
-        if (x->shape[i] != y->shape[i])
-            return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "repeat_rows: trailing dims differ");
-    int64_t S = x->shape[0] ? sv_numel(x) / x->shape[0] : 0, total = sv_numel(y);
+    int64_t S = 0, total = sv_numel(y);
+    SV_TRY(check_repeat(ctx, "repeat_rows", x, y, reps, &S));
     if (total == 0)
         return SV_OK;
     cl_kernel k;
@@ -294,13 +303,8 @@ int sv_repeat_rows(sv_ctx *ctx, const sv_tensor *x, int64_t reps, sv_tensor *y)
 
 int sv_repeat_rows_bwd(sv_ctx *ctx, const sv_tensor *gy, int64_t reps, sv_tensor *gx, int accumulate)
 {
-    if (gx->ndim < 1 || reps < 1 || gy->ndim != gx->ndim || gy->shape[0] != gx->shape[0] * reps)
-        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "repeat_rows_bwd: gradient shapes do not match %lld repeats",
-                         (long long)reps);
-    for (int i = 1; i < gx->ndim; i++)
-        if (gx->shape[i] != gy->shape[i])
-            return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "repeat_rows_bwd: trailing dims differ");
-    int64_t S = gx->shape[0] ? sv_numel(gx) / gx->shape[0] : 0, total = sv_numel(gx);
+    int64_t S = 0, total = sv_numel(gx);
+    SV_TRY(check_repeat(ctx, "repeat_rows_bwd", gx, gy, reps, &S));
     if (total == 0)
         return SV_OK;
     cl_kernel k;
