@@ -125,6 +125,34 @@ int sv_generator_begin(sv_generator *g, int64_t B, const float *z_host, const ui
 int sv_generator_frames(sv_gen_video *v, const double *t, int64_t F, sv_tensor *frames);
 void sv_gen_video_free(sv_gen_video *v);
 
+/* ---- training: forward with saved state, backward ----------------------------
+ * (issue 4; implemented in src/model/generator_fwd.c and generator_bwd.c) */
+
+/* sv_generator_forward with ψ = 1 and no tracing that also keeps what
+ * sv_generator_backward needs (every layer's input and output, the modconv
+ * outputs before bias_act, the styles, the motion codes, the time-encoder
+ * inputs).  The frames are bit-identical to sv_generator_forward's.  The saved
+ * state lives in g and is invalidated by any other forward, sv_generator_begin
+ * or sv_generator_frames on g.  Does not update w_avg
+ * (sv_generator_update_w_avg does). */
+int sv_generator_forward_train(sv_generator *g, const sv_tensor *z, const sv_tensor *motion_z, const double *t,
+                               int64_t F, sv_tensor *frames);
+
+/* Gradients of L with respect to every trainable parameter, given
+ * gframes = dL/dframes [B·F, 3, R, R] of the last sv_generator_forward_train.
+ * grads has the layout of sv_generator_params(g) (sv_params_clone_layout);
+ * accumulate = 0 overwrites it (buffers — w_avg, freqs, phase_scales,
+ * resample_filter — come out zero), 1 adds into it (buffers untouched).  The
+ * motion tokens and z receive no gradient.  SV_ERR_INVALID (one line) without
+ * a valid training forward, or on a shape/layout mismatch.  The saved state
+ * stays valid: backward may be called again (e.g. for another loss). */
+int sv_generator_backward(sv_generator *g, const sv_tensor *gframes, sv_params *grads, int accumulate);
+
+/* w_avg ← lerp(mean_b w, w_avg, beta) (official: beta = 0.995) with the w of
+ * the last sv_generator_forward_train (spec §2.2).  Call after that forward
+ * (its state must still be valid). */
+int sv_generator_update_w_avg(sv_generator *g, float beta);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,11 +33,22 @@
  *     the ordinary backward applied to both streams, parameter gradients
  *     accumulated: gW = gy·xᵀ + gẏ·ẋᵀ (hence the accumulate flag);
  *   - bias_act (lrelu/linear, gain, clamp): ẏ = f'(y)·ẋ; dual backward
- *     gẋ = f'·gẏ, gx = f'·gy (f'' = 0 almost everywhere), gb = Σ gx — the
- *     tangent and backward kernels are the same derivative-mask kernel;
+ *     gẋ = f'·gẏ, gx = f'·gy (f'' = 0 almost everywhere), gb = Σ gx (never
+ *     from gẋ: the bias has no tangent) — the tangent and backward kernels
+ *     are the same derivative-mask kernel;
  *   - minibatch-std (genuinely second order): sv_mbstd_jvp and
- *     sv_mbstd_jvp_backward (see ops/mbstd.h);
- *   - the projection head ⟨out, cmap⟩: bilinear, handled by the D module.
+ *     sv_mbstd_jvp_bwd (see ops/mbstd.h);
+ *   - the projection head logit = ⟨out, cmap⟩/√C (cmap depends on the times
+ *     only, so it has no tangent): with the seed γ on the logit's tangent,
+ *     gȯut = γ·cmap/√C, gout = 0, and gcmap = γ·ȯut/√C, which then goes
+ *     through the ordinary backward of the time-conditioning MLP, normalize
+ *     and embedding table.
+ * Consequences worth knowing (checked in tests/test_r1_host.c, which
+ * validates this method on a float64 host-reference D against central
+ * differences, worst 3.4e-7): the biases after minibatch-std (b4.conv, b4.fc,
+ * b4.out) get exactly zero R1 gradient, as in the official bundles, and every
+ * other bias gets its R1 gradient only through minibatch-std's second-order
+ * term (small, ~1e-6 in the bundle, so the mbstd jvp_bwd must be accurate).
  * Compared with double backprop (reverse-over-reverse) it needs no
  * "backward of the backward" kernels, and the tangent pass reuses the forward
  * kernels.  Nothing is approximated by finite differences. */

@@ -12,6 +12,7 @@
 #include "svgan/ops.h"
 #include "svgan/generator.h"
 #include "svgan/discriminator.h"
+#include "svgan/trainer.h"
 #include "svgan/video.h"
 
 #endif

@@ -1,8 +1,10 @@
-/* svgan parity BUNDLE_DIR: run the svgan generator on an official reference
- * bundle's inputs with its weights and configuration and compare every
- * tensor it can compute (act.G.*, out.frames, out.frames_trunc) with the
- * recording (relative L2 error, tolerance 1e-4 for forward tensors).
- * Exit 0 only on PASS. */
+/* svgan parity BUNDLE_DIR: run the svgan generator and discriminator on an
+ * official reference bundle's inputs with its weights and configuration and
+ * compare every tensor it can compute with the recording (relative L2 error):
+ * act.G.*, out.frames, out.frames_trunc, act.D.*, out.logits_fake,
+ * out.logits_real (tolerance 1e-4), out.loss_Dmain, out.r1_penalty,
+ * out.loss_Dr1 (1e-4), grad.Dmain.D.*, grad.Dr1.D.*, grad.Dr1.x (1e-3; a
+ * reference that is exactly zero: absolute L2 ≤ 1e-6).  Exit 0 only on PASS. */
 #include "config.h"
 
 #include <math.h>
@@ -16,10 +18,13 @@
 #include "cli.h"
 
 #define FWD_TOL 1e-4
+#define GRAD_TOL 1e-3
+#define ZERO_ABS_TOL 1e-6
 
 typedef struct presult {
     char *name;   /* bundle tensor name */
     double rel;   /* relative L2 (inf on shape mismatch, NaN on non-finite values) */
+    double tol;   /* its tolerance */
     char note[600];
 } presult;
 
@@ -63,12 +68,15 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
         snprintf(buf + o, n - o, "]");
 }
 
-/* Compare a device tensor with bundle tensor `ref`; records the result. */
-static void compare(pstate *s, const char *ref, const sv_tensor *t)
+/* Compare a device tensor with bundle tensor `ref`; records the result.
+ * tol: relative L2 tolerance; an all-zero reference is compared in absolute
+ * L2 against ZERO_ABS_TOL instead. */
+static void compare_tol(pstate *s, const char *ref, const sv_tensor *t, double tol)
 {
     presult *p = add_result(s, ref);
     if (!p)
         return;
+    p->tol = tol;
     const sv_st_tensor *bt = sv_st_find(s->f, ref);
     if (!bt) {
         p->rel = INFINITY;
@@ -103,6 +111,10 @@ static void compare(pstate *s, const char *ref, const sv_tensor *t)
         den += (double)want[i] * (double)want[i];
     }
     p->rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    if (den == 0) {
+        p->tol = ZERO_ABS_TOL;
+        snprintf(p->note, sizeof p->note, "(zero reference: absolute L2)");
+    }
     if (nonfinite) {
         p->rel = NAN;
         snprintf(p->note, sizeof p->note, "(%lld non-finite values)", (long long)nonfinite);
@@ -111,6 +123,8 @@ static void compare(pstate *s, const char *ref, const sv_tensor *t)
     free(want);
 }
 
+static void compare(pstate *s, const char *ref, const sv_tensor *t) { compare_tol(s, ref, t, FWD_TOL); }
+
 static void on_trace(void *user, const char *name, const sv_tensor *value)
 {
     pstate *s = user;
@@ -118,6 +132,26 @@ static void on_trace(void *user, const char *name, const sv_tensor *value)
     snprintf(ref, sizeof ref, "act.G.%s", name);
     if (sv_st_find(s->f, ref))
         compare(s, ref, value);
+}
+
+static void on_trace_d(void *user, const char *name, const sv_tensor *value)
+{
+    pstate *s = user;
+    char ref[256];
+    snprintf(ref, sizeof ref, "act.D.%s", name);
+    if (sv_st_find(s->f, ref))
+        compare(s, ref, value);
+}
+
+/* Every parameter gradient of a phase ("Dmain", "Dr1") against grad.<phase>.D.*. */
+static void compare_grads(pstate *s, const char *phase, sv_params *g)
+{
+    char ref[512];
+    for (size_t i = 0; i < sv_params_count(g); i++) {
+        snprintf(ref, sizeof ref, "grad.%s.D.%s", phase, sv_params_name(g, i));
+        if (sv_st_find(s->f, ref))
+            compare_tol(s, ref, sv_params_at(g, i), GRAD_TOL);
+    }
 }
 
 static int was_checked(const pstate *s, const char *name)
@@ -134,12 +168,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: svgan parity [--device SEL] BUNDLE_DIR\n"
-            "Run the svgan generator on an official StyleGAN-V reference bundle (BUNDLE_DIR/bundle.safetensors,\n"
-            "configuration from its metadata) with its weights and inputs, and compare every generator tensor\n"
-            "(act.G.*, out.frames, out.frames_trunc) with the recording.  One line per tensor 'NAME rel_l2=...',\n"
-            "then 'parity: N tensors, worst REL (NAME): PASS|FAIL' (tolerance %g).  Exit 0 only on PASS.\n"
+            "Run the svgan generator and discriminator on an official StyleGAN-V reference bundle\n"
+            "(BUNDLE_DIR/bundle.safetensors, configuration from its metadata) with its weights and inputs, and\n"
+            "compare every tensor svgan computes (act.G.*, out.frames, out.frames_trunc, act.D.*, out.logits_*,\n"
+            "out.loss_Dmain, out.r1_penalty, out.loss_Dr1, grad.Dmain.D.*, grad.Dr1.D.*, grad.Dr1.x) with the\n"
+            "recording.  One line per tensor 'NAME rel_l2=...', then 'parity: N tensors, worst REL (NAME):\n"
+            "PASS|FAIL' (tolerance %g forward, %g gradients, %g absolute for zero references).\n"
+            "Exit 0 only on PASS.\n"
             "  --device SEL   OpenCL device (index, 'cpu', 'gpu' or a name substring; default SVGAN_DEVICE)\n",
-            FWD_TOL);
+            FWD_TOL, GRAD_TOL, ZERO_ABS_TOL);
 }
 
 /* Reads bundle tensor `name` (float32) into a new device tensor with the
@@ -204,11 +241,14 @@ int cmd_parity(int argc, char **argv)
     sv_st_file *f = NULL;
     sv_ctx *ctx = NULL;
     sv_generator *g = NULL;
+    sv_discriminator *d = NULL;
+    sv_params *dgrad = NULL;
     cJSON *cj = NULL;
     double *t = NULL;
     pstate s;
     memset(&s, 0, sizeof s);
-    sv_tensor z = {0}, mz = {0}, frames = {0};
+    sv_tensor z = {0}, mz = {0}, frames = {0}, dfake = {0}, dreal = {0}, dlog = {0}, dloss = {0}, dgx = {0},
+              dpen = {0};
 
     if (sv_st_open(path, &f, &e)) {
         cli_error("parity: %s", e.msg);
@@ -297,17 +337,82 @@ int cmd_parity(int argc, char **argv)
         }
         compare(&s, "out.frames_trunc", &frames);
     }
+    /* discriminator: D(out.frames, in.t) as the bundle recorded it (every
+     * module traced), D(in.real, in.t), the D main loss and gradients, R1 */
+    const int have_d = sv_st_find(f, "D.b4.out.weight") != NULL;
+    if (have_d) {
+        const cJSON *jg = cJSON_GetObjectItemCaseSensitive(cj, "r1_gamma");
+        const int have_r1 = sv_st_find(f, "out.loss_Dr1") || sv_st_find(f, "grad.Dr1.x");
+        if (have_r1 && !cJSON_IsNumber(jg)) {
+            cli_error("parity: %s: R1 tensors present but config has no numeric 'r1_gamma'", path);
+            goto done;
+        }
+        const float gamma = have_r1 ? (float)jg->valuedouble : 0.0f;
+        if (sv_discriminator_new(ctx, &cfg, &d)) {
+            cli_error("parity: discriminator: %s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        if (sv_checkpoint_load_discriminator(f, "D.", d, &e)) {
+            cli_error("parity: %s: %s", path, e.msg);
+            goto done;
+        }
+        const int64_t fs[4] = {B * F, 3, R, R};
+        if (upload_checked(ctx, f, "out.frames", 4, fs, &dfake, path) ||
+            upload_checked(ctx, f, "in.real", 4, fs, &dreal, path))
+            goto done;
+        if (sv_tensor_newv(ctx, &dlog, 1, B) || sv_tensor_newv(ctx, &dloss, 1, (int64_t)1) ||
+            sv_tensor_newv(ctx, &dgx, 4, fs[0], fs[1], fs[2], fs[3]) || sv_tensor_newv(ctx, &dpen, 1, B * F) ||
+            sv_params_clone_layout(sv_discriminator_params(d), &dgrad)) {
+            cli_error("parity: %s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        if (sv_discriminator_forward(d, &dfake, t, F, &dlog, on_trace_d, &s)) {
+            cli_error("parity: discriminator: %s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        if (sv_st_find(f, "out.logits_fake"))
+            compare(&s, "out.logits_fake", &dlog);
+        if (sv_discriminator_forward(d, &dreal, t, F, &dlog, NULL, NULL)) {
+            cli_error("parity: discriminator: %s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        if (sv_st_find(f, "out.logits_real"))
+            compare(&s, "out.logits_real", &dlog);
+        if (sv_discriminator_loss_main(d, &dfake, t, &dreal, t, F, dgrad, 0, &dloss, NULL, NULL)) {
+            cli_error("parity: discriminator loss: %s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        if (sv_st_find(f, "out.loss_Dmain"))
+            compare(&s, "out.loss_Dmain", &dloss);
+        compare_grads(&s, "Dmain", dgrad);
+        if (have_r1) {
+            if (sv_discriminator_r1(d, &dreal, t, F, gamma, &dgx, &dpen, &dloss, NULL, dgrad, 0)) {
+                cli_error("parity: R1: %s", sv_ctx_errmsg(ctx));
+                goto done;
+            }
+            if (sv_st_find(f, "grad.Dr1.x"))
+                compare_tol(&s, "grad.Dr1.x", &dgx, GRAD_TOL);
+            if (sv_st_find(f, "out.r1_penalty"))
+                compare(&s, "out.r1_penalty", &dpen);
+            if (sv_st_find(f, "out.loss_Dr1"))
+                compare(&s, "out.loss_Dr1", &dloss);
+            compare_grads(&s, "Dr1", dgrad);
+        }
+    }
     if (s.oom) {
         cli_error("parity: out of memory");
         goto done;
     }
-    /* every act.G.* must have been computed */
+    /* every act.G.* (and act.D.*, grad.Dmain.D.*, grad.Dr1.D.*) must have been computed */
     for (size_t i = 0; i < sv_st_count(f); i++) {
         const char *nm = sv_st_name(f, i);
-        if (starts(nm, "act.G.") && !was_checked(&s, nm)) {
+        const int mine = starts(nm, "act.G.") ||
+                         (have_d && (starts(nm, "act.D.") || starts(nm, "grad.Dmain.D.") || starts(nm, "grad.Dr1.D.")));
+        if (mine && !was_checked(&s, nm)) {
             presult *p = add_result(&s, nm);
             if (p) {
                 p->rel = INFINITY;
+                p->tol = FWD_TOL;
                 snprintf(p->note, sizeof p->note, "(not computed by svgan)");
             }
         }
@@ -318,12 +423,13 @@ int cmd_parity(int argc, char **argv)
     for (size_t i = 0; i < s.n; i++) {
         const presult *p = &s.r[i];
         printf("%s rel_l2=%.3g%s%s\n", p->name, p->rel, p->note[0] ? " " : "", p->note);
-        if (!(p->rel <= FWD_TOL))
+        if (!(p->rel <= p->tol))
             pass = 0;
-        if (isnan(p->rel) || (!isnan(s.r[worst].rel) && p->rel > s.r[worst].rel))
+        /* worst relative to its own tolerance */
+        if (isnan(p->rel) || (!isnan(s.r[worst].rel) && p->rel / p->tol > s.r[worst].rel / s.r[worst].tol))
             worst = i;
     }
-    /* what this version cannot compute yet (D, gradients) */
+    /* what this version cannot compute yet (generator gradients) */
     size_t nc_actd = 0, nc_grad = 0, nc_out = 0;
     for (size_t i = 0; i < sv_st_count(f); i++) {
         const char *nm = sv_st_name(f, i);
@@ -336,8 +442,8 @@ int cmd_parity(int argc, char **argv)
         else if (starts(nm, "out."))
             nc_out++;
     }
-    printf("not checked: %zu tensors (%zu activations, %zu outputs, %zu gradients: discriminator and training "
-           "parity are not implemented yet)\n",
+    printf("not checked: %zu tensors (%zu activations, %zu outputs, %zu gradients: generator training "
+           "parity is not implemented yet)\n",
            nc_actd + nc_grad + nc_out, nc_actd, nc_out, nc_grad);
     if (s.n)
         printf("parity: %zu tensors, worst %.3g (%s): %s\n", s.n, s.r[worst].rel, s.r[worst].name,
@@ -354,6 +460,14 @@ done:
     sv_tensor_free(&z);
     sv_tensor_free(&mz);
     sv_tensor_free(&frames);
+    sv_tensor_free(&dfake);
+    sv_tensor_free(&dreal);
+    sv_tensor_free(&dlog);
+    sv_tensor_free(&dloss);
+    sv_tensor_free(&dgx);
+    sv_tensor_free(&dpen);
+    sv_params_free(dgrad);
+    sv_discriminator_free(d);
     sv_generator_free(g);
     if (ctx)
         sv_ctx_destroy(ctx);

@@ -33,6 +33,15 @@
  * because at large t (10^5) the sin/cos arguments amplify any rounding
  * difference in μ, φ by ~10^5.
  *
+ * Training mode (sv_generator_forward_train, f->training set during the
+ * call): the same computation into more slots — every mapping layer's output
+ * gets its own slot, each modconv writes its output to a separate "pre" slot
+ * (with its demodulation cache) and bias_act goes out of place into the usual
+ * layer slot — and the styles, the gather plan and w are kept in f->tr for
+ * generator_bwd.c; the frames are bit-identical.  Every other entry point
+ * clears f->tr.valid, since it reuses the slots.  The sampling path is
+ * unchanged (in-place bias_act, no cache).
+ *
  * Scratch tensors live in struct sv_gen_fwd (one slot per intermediate,
  * reallocated only when a shape changes), so repeated calls with the same
  * batch shape allocate nothing. */
@@ -44,7 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "generator_internal.h"
+#include "generator_layout.h"
 
 #ifndef SV_TRY
 #define SV_TRY(expr)        \
@@ -55,48 +64,6 @@
     } while (0)
 #endif
 
-#define MAX_BLOCKS 10 /* 4 … 2048 */
-#define MAX_MAP 32
-#define MAX_MOT 8
-
-/* ---- layer table ---------------------------------------------------------- */
-
-typedef struct gl_layer {
-    char name[48];     /* "synthesis.b8.conv0" */
-    int blk;           /* block index (b4 = 0) */
-    int kind;          /* 0 conv0 (up 2), 1 conv1, 2 torgb */
-    sv_tensor *aw, *ab; /* affine weight [Cin, w_dim], bias [Cin] */
-    sv_tensor *w, *b;  /* weight [Cout, Cin, k, k], bias [Cout] */
-    int64_t cin, cout;
-    sv_modconv_params mp;
-} gl_layer;
-
-/* scratch slots */
-enum {
-    S_MAPX, S_MAPY, S_WAVG, S_TOK, S_TOKT, S_MOT0, /* S_MOT0 + i: motion layer i output */
-    S_PRED = S_MOT0 + MAX_MOT, /* + 0..8: predictor outputs, sequences, unused right codes */
-    S_PR = S_PRED + 9, S_PH, S_AL, S_AR, S_T, S_V,
-    S_CB, S_VB, S_IN4,
-    S_LAYER0 /* + layer index: layer outputs; then per block: upsampled img, img */
-};
-
-struct sv_gen_fwd {
-    int nmap, nmot, nblocks, nlayers;
-    sv_tensor *map_w[MAX_MAP], *map_b[MAX_MAP];
-    sv_tensor *mot_w[MAX_MOT], *mot_b[MAX_MOT];
-    int64_t mot_shrink; /* Σ (K_i − 1) */
-    sv_tensor *Wper, *Wph, *Wal, *freqs, *pscales, *w_avg, *cst;
-    gl_layer *L;
-    int nslots;
-    sv_tensor *slot;
-};
-
-/* Per-video state: the styles of every layer. */
-typedef struct vstate {
-    int64_t B;
-    sv_tensor *s; /* [nlayers], each [B, Cin] */
-} vstate;
-
 struct sv_gen_video {
     sv_generator *g;
     int64_t B;
@@ -106,12 +73,24 @@ struct sv_gen_video {
 
 static sv_err *E(sv_generator *g) { return sv_ctx_err(g->ctx); }
 
+static void train_release(struct sv_gen_fwd *f)
+{
+    sv_gen_vstate_free(&f->tr.vs);
+    free(f->tr.tg);
+    memset(&f->tr, 0, sizeof f->tr);
+}
+
 void sv_gen_fwd_free(struct sv_gen_fwd *f)
 {
     if (!f)
         return;
+    train_release(f);
     for (int i = 0; i < f->nslots; i++)
         sv_tensor_free(&f->slot[i]);
+    if (f->mc)
+        for (int i = 0; i < f->nlayers; i++)
+            sv_modconv_cache_free(&f->mc[i]);
+    free(f->mc);
     free(f->slot);
     free(f->L);
     free(f);
@@ -208,7 +187,9 @@ static int fwd_setup(sv_generator *g)
     f->nlayers = 3 * f->nblocks - 1;
     if (!rc) {
         f->L = calloc((size_t)f->nlayers, sizeof *f->L);
-        f->nslots = S_LAYER0 + f->nlayers + 2 * f->nblocks;
+        f->t_map0 = S_LAYER0 + f->nlayers + 2 * f->nblocks;
+        f->t_pre0 = f->t_map0 + f->nmap;
+        f->nslots = f->t_pre0 + f->nlayers;
         f->slot = calloc((size_t)f->nslots, sizeof *f->slot);
         if (!f->L || !f->slot)
             rc = sv_seterr(E(g), SV_ERR_NOMEM, "generator: out of host memory");
@@ -310,7 +291,7 @@ static int trace_per_frame(sv_generator *g, const sv_tensor *s, int64_t F, const
 
 /* ---- per-video work ------------------------------------------------------- */
 
-static void vstate_free(vstate *vs)
+void sv_gen_vstate_free(vstate *vs)
 {
     if (vs->s)
         for (int64_t i = 0; vs->s && i < 3 * MAX_BLOCKS; i++)
@@ -343,7 +324,8 @@ static int video_prepare(sv_generator *g, const sv_tensor *z, float psi, int64_t
         if (W->ndim != 2 || W->shape[1] != x->shape[1])
             return sv_seterr(E(g), SV_ERR_INVALID, "generator: mapping.fc%d.weight does not take %lld inputs", i,
                              (long long)x->shape[1]);
-        SV_TRY(scratch2(g, (i & 1) ? S_MAPX : S_MAPY, B, W->shape[0], &y));
+        /* training keeps every layer's output (backward inputs and masks) */
+        SV_TRY(scratch2(g, f->training ? f->t_map0 + i : (i & 1) ? S_MAPX : S_MAPY, B, W->shape[0], &y));
         SV_TRY(sv_fc_fwd(ctx, x, W, f->map_b[i], sv_fc_wgain(W->shape[1], 0.01f), &pm, y));
         snprintf(nm, sizeof nm, "mapping.fc%d", i);
         TRACE(nm, y);
@@ -353,6 +335,8 @@ static int video_prepare(sv_generator *g, const sv_tensor *z, float psi, int64_t
     if (sv_numel(f->w_avg) != wd)
         return sv_seterr(E(g), SV_ERR_INVALID, "generator: mapping.w_avg has %lld elements, w has %lld",
                          (long long)sv_numel(f->w_avg), (long long)wd);
+    if (f->training)
+        f->tr.w = x; /* ψ = 1 */
     /* truncation: w = w_avg.lerp(w, ψ) (all num_ws copies alike) */
     if (psi != 1.0f) {
         sv_tensor *wa, wav;
@@ -554,8 +538,17 @@ static int synthesize(sv_generator *g, const vstate *vs, const sv_tensor *v, int
             return sv_seterr(E(g), SV_ERR_INVALID, "generator: %s: unsupported kernel/size", l->name);
         sv_tensor *y;
         SV_TRY(scratch4(g, S_LAYER0 + i, NF, l->cout, Ho, Wo, &y));
-        SV_TRY(sv_modconv_fwd(ctx, x, l->w, &vs->s[i], &mp, y, NULL));
-        SV_TRY(sv_bias_act_fwd(ctx, y, l->b, l->kind == 2 ? &prgb : &pconv, y));
+        if (f->training) {
+            /* keep the modconv output (its backward needs it) apart from the
+             * bias_act output (the derivative mask, the next layer's input) */
+            sv_tensor *pre;
+            SV_TRY(scratch4(g, f->t_pre0 + i, NF, l->cout, Ho, Wo, &pre));
+            SV_TRY(sv_modconv_fwd(ctx, x, l->w, &vs->s[i], &mp, pre, &f->mc[i]));
+            SV_TRY(sv_bias_act_fwd(ctx, pre, l->b, l->kind == 2 ? &prgb : &pconv, y));
+        } else {
+            SV_TRY(sv_modconv_fwd(ctx, x, l->w, &vs->s[i], &mp, y, NULL));
+            SV_TRY(sv_bias_act_fwd(ctx, y, l->b, l->kind == 2 ? &prgb : &pconv, y));
+        }
         TRACE(l->name, y);
         if (l->kind != 2) {
             x = y;
@@ -708,12 +701,14 @@ static int check_times(sv_generator *g, const double *t, int64_t NF)
  * whole token sequence are computed too when tracing (the official module
  * outputs).  The two agree to float rounding (the conv is padding-less, so a
  * code depends only on its 2·(K−1)+1 tokens). */
-int sv_generator_forward(sv_generator *g, const sv_tensor *z, const sv_tensor *motion_z, const double *t, int64_t F,
-                         float psi, sv_tensor *frames, sv_gen_trace_fn trace, void *trace_user)
+static int forward_impl(sv_generator *g, const sv_tensor *z, const sv_tensor *motion_z, const double *t, int64_t F,
+                        float psi, sv_tensor *frames, sv_gen_trace_fn trace, void *trace_user, int train)
 {
     if (!g)
         return SV_ERR_INVALID;
     SV_TRY(fwd_setup(g));
+    struct sv_gen_fwd *f = g->fwd;
+    f->tr.valid = 0; /* the slots are about to be overwritten */
     const sv_mconfig *c = &g->cfg;
     if (!z || !motion_z || !frames)
         return sv_seterr(E(g), SV_ERR_INVALID, "generator forward: missing tensor argument");
@@ -744,6 +739,14 @@ int sv_generator_forward(sv_generator *g, const sv_tensor *z, const sv_tensor *m
                              (long long)L);
         }
     vstate vs;
+    if (train) {
+        train_release(f);
+        if (!f->mc && !(f->mc = calloc((size_t)f->nlayers, sizeof *f->mc))) {
+            mplan_free(&p);
+            return sv_seterr(E(g), SV_ERR_NOMEM, "generator: out of host memory");
+        }
+        f->training = 1;
+    }
     int rc = video_prepare(g, z, psi, F, trace, trace_user, &vs);
     if (!rc && trace) {
         sv_tensor *u;
@@ -770,9 +773,34 @@ int sv_generator_forward(sv_generator *g, const sv_tensor *z, const sv_tensor *m
     }
     if (!rc)
         rc = render(g, &vs, &p, tk, t, F, frames, trace, trace_user);
-    vstate_free(&vs);
+    f->training = 0;
+    if (train && !rc) {
+        /* keep the styles and the gather plan for sv_generator_backward */
+        f->tr.vs = vs;
+        f->tr.tg = p.tg;
+        p.tg = NULL;
+        f->tr.B = B;
+        f->tr.F = F;
+        f->tr.NF = B * F;
+        f->tr.nr = p.nr;
+        f->tr.valid = 1;
+    } else {
+        sv_gen_vstate_free(&vs);
+    }
     mplan_free(&p);
     return rc;
+}
+
+int sv_generator_forward(sv_generator *g, const sv_tensor *z, const sv_tensor *motion_z, const double *t, int64_t F,
+                         float psi, sv_tensor *frames, sv_gen_trace_fn trace, void *trace_user)
+{
+    return forward_impl(g, z, motion_z, t, F, psi, frames, trace, trace_user, 0);
+}
+
+int sv_generator_forward_train(sv_generator *g, const sv_tensor *z, const sv_tensor *motion_z, const double *t,
+                               int64_t F, sv_tensor *frames)
+{
+    return forward_impl(g, z, motion_z, t, F, 1.0f, frames, NULL, NULL, 1);
 }
 
 int sv_generator_begin(sv_generator *g, int64_t B, const float *z_host, const uint64_t *motion_seed,
@@ -788,6 +816,7 @@ int sv_generator_begin(sv_generator *g, int64_t B, const float *z_host, const ui
         return sv_seterr(E(g), SV_ERR_INVALID, "generator begin: need B >= 1, z, motion seeds and streams");
     if (!isfinite(psi))
         return sv_seterr(E(g), SV_ERR_INVALID, "generator begin: truncation psi is not finite");
+    g->fwd->tr.valid = 0; /* overwrites the mapping slots */
     sv_gen_video *v = calloc(1, sizeof *v);
     if (!v)
         return sv_seterr(E(g), SV_ERR_NOMEM, "generator begin: out of host memory");
@@ -827,6 +856,7 @@ int sv_generator_frames(sv_gen_video *v, const double *t, int64_t F, sv_tensor *
         return sv_seterr(E(g), SV_ERR_INVALID, "generator frames: need F >= 1 and an output tensor");
     SV_TRY(check_frames_arg(g, frames, NF));
     SV_TRY(check_times(g, t, NF));
+    g->fwd->tr.valid = 0; /* overwrites the scratch slots */
     const int64_t C = g->cfg.motion_z_dim, Lt = 2 + g->fwd->mot_shrink;
     mplan p;
     SV_TRY(mplan_make(g, B, F, t, &p));
@@ -855,7 +885,7 @@ void sv_gen_video_free(sv_gen_video *v)
 {
     if (!v)
         return;
-    vstate_free(&v->vs);
+    sv_gen_vstate_free(&v->vs);
     free(v->seed);
     free(v->stream);
     free(v);

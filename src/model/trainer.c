@@ -1,0 +1,3 @@
+#include "config.h"
+#include "svgan/svgan.h"
+#include "svgan/trainer.h"
