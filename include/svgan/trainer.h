@@ -1,5 +1,156 @@
-/* svgan — one StyleGAN-V training iteration (issue 4) — being written. */
+/* svgan — one StyleGAN-V training iteration (spec §4.1–§4.6).
+ *
+ * A trainer owns G, D and G_ema (a second generator, copied from G — params
+ * and buffers — at creation and by sv_trainer_reset_ema), a gradient set and
+ * Adam moment sets (m, v) per network with the layout of its parameter set,
+ * the counters and the hyper-parameters.
+ *
+ * One iteration (spec §4.6; sv_trainer_iteration):
+ *   Gmain  fresh z / motion tokens / fake times → G train forward (w_avg
+ *          update, β 0.995) → L_G = mean softplus(−D(fake)) → ∂L_G/∂fake →
+ *          G backward → hygiene → Adam G (lr·4/5, β2^(4/5)).  D untouched.
+ *   Greg   (every 4th iteration) a no-op: PL weight 0, the official optimiser
+ *          sees no gradient and does not even count a step.
+ *   Dmain  new z / motion / times → G train forward (no grad; w_avg updates
+ *          again) → L_D = mean softplus(D(fake)) + mean softplus(−D(real)) →
+ *          hygiene → Adam D (lr·16/17, β2^(16/17)).
+ *   Dreg   iteration % d_reg_interval == 0: exact R1 on the same reals with
+ *          γ·d_reg_interval (the lazy gain) → hygiene → Adam D — the SAME
+ *          optimiser as Dmain (one moment set and one step counter, as torch).
+ *   EMA    G_ema trainable params ← p + β·(p_ema − p), buffers copied.
+ *   cur_nimg += B·k (frames); iteration += 1.
+ *
+ * Adam runs as ONE sv_adam_step over the flat parameter buffer.  Buffers
+ * (w_avg, freqs, phase_scales, resample filters, fourier_coefs) sit in the
+ * same buffer, but the backward passes write exactly 0 into their gradients
+ * and their moments start at 0, so with β1 = 0 the update is exactly 0 and
+ * they are untouched bit for bit (m = 0, v = 0, p − 0 = p).  Hygiene
+ * (nan_to_num) maps 0 to 0, so this holds after scrubbing too.
+ *
+ * Gradient hygiene (spec §4.2): before every optimiser step the non-finite
+ * gradient entries are counted and reported in the stats; policy
+ * SV_NAN_SCRUB (official) then applies NaN → 0, ±Inf → ±1e5 and steps,
+ * SV_NAN_FAIL returns SV_ERR_NUMERIC without taking that step (the phases
+ * before it in the iteration have been applied; counters are not advanced).
+ *
+ * Randomness: everything is drawn from the counter RNG with the trainer's
+ * seed and stream SV_TRAIN_STREAM + 8·iteration + purpose (purpose 0/1/2:
+ * Gmain z / motion tokens / fake times, 3/4/5: the same for Dmain), so an
+ * iteration depends only on (seed, iteration, state) and a run resumes
+ * exactly.
+ *
+ * Fake times (spec §4.5, sampling "random"): per clip, L = fake_video_len
+ * (there is no dataset here: every video is taken to be at least that long;
+ * default max_num_frames, i.e. L = M), span T uniform over the powers of two
+ * d ∈ {1, 2, …, 2048} with k−1 ≤ d ≤ min(L−1, max_dist), fractional start
+ * s = U[0,1)·(L−T−1), times {s, s+T} plus k−2 distinct offsets drawn
+ * uniformly from {1 … T−1}, sorted (k = 1: {s}; k = 2: {s, s+T}). */
 #ifndef SVGAN_TRAINER_H
 #define SVGAN_TRAINER_H
+
+#include <stdint.h>
+
 #include "svgan/discriminator.h"
+#include "svgan/generator.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Streams of the training RNG (far above the named streams of rng.h). */
+#define SV_TRAIN_STREAM ((uint64_t)1 << 40)
+
+typedef enum sv_nan_policy { SV_NAN_SCRUB = 0, SV_NAN_FAIL = 1 } sv_nan_policy;
+
+typedef struct sv_trainer_opts {
+    int64_t batch;          /* B, clips per iteration (default 4); frames per clip k = cfg frames_per_clip */
+    double lr_g, lr_d;      /* base learning rates before the lazy adjustment (0.0025) */
+    double beta1, beta2;    /* base Adam betas (0, 0.99) */
+    double eps;             /* 1e-8 */
+    int g_reg_interval;     /* 4 (kept although PL is off: it only scales lr / β2 of G) */
+    int d_reg_interval;     /* 16: R1 when iteration % 16 == 0, gain 16 */
+    double r1_gamma;        /* < 0 (default): auto 0.0002·R²/B */
+    double ema_kimg;        /* < 0 (default): B·10/32 (thousands of clips) */
+    double w_avg_beta;      /* 0.995 */
+    int max_dist;           /* fake-time span limit (32) */
+    int fake_video_len;     /* L for fake times; ≤ 0 (default): max_num_frames */
+    sv_nan_policy nan_policy; /* SV_NAN_SCRUB */
+    uint64_t seed;          /* initialisation and training RNG (0) */
+} sv_trainer_opts;
+
+void sv_trainer_opts_default(sv_trainer_opts *o);
+
+/* The effective values (spec §4.1): lr·i/(i+1), β^(i/(i+1)), γ, EMA β. */
+typedef struct sv_trainer_hparams {
+    double lr_g, beta1_g, beta2_g;
+    double lr_d, beta1_d, beta2_d;
+    double r1_gamma, ema_beta;
+} sv_trainer_hparams;
+
+/* What one iteration did.  Phase times in seconds (device work included:
+ * the queue is drained at each phase end). */
+typedef struct sv_trainer_stats {
+    int64_t iteration;       /* index of this iteration (before the increment) */
+    double loss_g;           /* L_G */
+    double loss_d;           /* L_D (fake + real terms) */
+    double logits_fake_g;    /* mean D(fake) in Gmain */
+    double logits_fake_d, logits_real; /* means in Dmain */
+    int r1_ran;
+    double loss_r1;          /* L_R1 without the gain (γ/2·mean ‖g‖²); NaN when R1 did not run */
+    double r1_penalty;       /* mean over frames of ‖∂D/∂x‖²; NaN when R1 did not run */
+    int64_t nonfinite_g, nonfinite_d, nonfinite_r1; /* non-finite gradient entries before hygiene */
+    int nonfinite;           /* 1 when any of the three is > 0 */
+    double time_g, time_d, time_r1, time_ema, time_total;
+} sv_trainer_stats;
+
+typedef struct sv_trainer sv_trainer;
+
+/* Creates G, D (sv_discriminator_new) and G_ema, initialises G and D from
+ * opts->seed (sv_generator_init / sv_discriminator_init) and copies G into
+ * G_ema.  opts NULL: defaults.  Checks the options (batch ≥ 1 and divisible
+ * by the minibatch-std group, intervals ≥ 1, rates > 0, betas in [0, 1), ...)
+ * with one-line SV_ERR_INVALID messages in the ctx error. */
+int sv_trainer_new(sv_ctx *ctx, const sv_mconfig *cfg, const sv_trainer_opts *opts, sv_trainer **out);
+void sv_trainer_free(sv_trainer *tr); /* NULL is fine */
+
+/* One full iteration (above).  real [B·k, 3, R, R] in [−1, 1] (clip-major),
+ * t_real[b·k + f] sorted within each clip.  stats nullable.  Errors: shapes
+ * or times (SV_ERR_INVALID), non-finite gradients under SV_NAN_FAIL
+ * (SV_ERR_NUMERIC, message naming the phase and the count).  Under
+ * SV_NAN_SCRUB non-finite gradients are not an error: stats->nonfinite says
+ * so. */
+int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_real, sv_trainer_stats *stats);
+
+/* The draws of an iteration, as sv_trainer_iteration makes them: phase 0 =
+ * Gmain, 1 = Dmain; z [B·z_dim] and fake times t [B·k] (either nullable);
+ * *tokens (nullable) = motion tokens per clip (L for the batch's largest
+ * time). The tokens themselves are stream purpose 1 / 4, values
+ * b·L·motion_z_dim + ..., as [B, L, motion_z_dim]. */
+int sv_trainer_draws(const sv_trainer *tr, int64_t iteration, int phase, float *z, double *t, int64_t *tokens);
+
+/* Copies G (params and buffers) into G_ema, e.g. after loading weights into G. */
+int sv_trainer_reset_ema(sv_trainer *tr);
+
+sv_generator *sv_trainer_generator(sv_trainer *tr);
+sv_generator *sv_trainer_generator_ema(sv_trainer *tr);
+sv_discriminator *sv_trainer_discriminator(sv_trainer *tr);
+const sv_trainer_opts *sv_trainer_options(const sv_trainer *tr);
+const sv_trainer_hparams *sv_trainer_effective(const sv_trainer *tr);
+
+/* which: 0 = G, 1 = D.  The gradient set holds the gradient of the last
+ * optimiser step of that network after hygiene (D: Dreg's when R1 ran);
+ * m / v are the Adam moments; the step count is torch's state['step']. */
+sv_params *sv_trainer_grads(sv_trainer *tr, int which);
+sv_params *sv_trainer_adam_m(sv_trainer *tr, int which);
+sv_params *sv_trainer_adam_v(sv_trainer *tr, int which);
+int64_t sv_trainer_adam_steps(const sv_trainer *tr, int which);
+
+int64_t sv_trainer_iteration_count(const sv_trainer *tr);
+int64_t sv_trainer_cur_nimg(const sv_trainer *tr); /* frames seen (B·k per iteration) */
+/* Resume: set the counters (the RNG draws follow the iteration). */
+void sv_trainer_set_counters(sv_trainer *tr, int64_t iteration, int64_t cur_nimg, int64_t steps_g, int64_t steps_d);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

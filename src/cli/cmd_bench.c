@@ -1020,17 +1020,194 @@ done:
     return rc;
 }
 
+/* ---- svgan bench train ----------------------------------------------------
+ * One full training iteration (sv_trainer_iteration): Gmain, Dmain, and on
+ * iterations where it runs the lazy R1 step; seconds per phase.  Random real
+ * frames in [-1, 1] with times {0, 1, 3} + 4b per clip.  Iteration 0 (R1,
+ * kernel builds) is the warm-up; then N iterations without R1 (iterations
+ * 1..N, N < 16) and N iterations with R1 (the counters set to multiples of
+ * 16); medians. */
+static void bench_train_usage(FILE *f)
+{
+    fprintf(f, "usage: svgan bench train [--device X] [--preset small|default64|tiny32] [--batch B] [--iterations N]\n"
+               "Seconds per training iteration (G step, D step, R1 step on iterations where it runs, EMA) for\n"
+               "B clips x k = 3 frames (default B 4, N 3, preset small); one JSON object per line.\n");
+}
+
+static int bench_train(int argc, char **argv)
+{
+    const char *device = NULL, *preset = "small";
+    long long B = 4, N = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_device_opt(argc, argv, &i, &device);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_train_usage(stdout);
+            return 0;
+        }
+        static const char *const opts[] = {"--preset", "--batch", "--iterations", NULL};
+        const char *v = NULL;
+        int which = cli_take_value("bench train", argc, argv, &i, opts, &v);
+        if (which == -2)
+            return 2;
+        if (which < 0) {
+            cli_error("bench train: unknown option '%s' (try 'svgan bench train --help')", a);
+            return 2;
+        }
+        if (which == 0) {
+            preset = v;
+            continue;
+        }
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (*end || x < 1 || x > (which == 1 ? 4096 : 15)) {
+            cli_error("bench train: %s '%s': expected an integer 1..%d", opts[which], v, which == 1 ? 4096 : 15);
+            return 2;
+        }
+        if (which == 1)
+            B = x;
+        else
+            N = x;
+    }
+    sv_err e = {0};
+    sv_mconfig cfg;
+    if (sv_mconfig_preset(preset, &cfg, &e)) {
+        cli_error("bench train: %s", e.msg);
+        return 2;
+    }
+    sv_trainer_opts o;
+    sv_trainer_opts_default(&o);
+    o.batch = B;
+    const int64_t k = cfg.frames_per_clip, R = cfg.resolution, nx = B * k * 3 * R * R;
+    sv_ctx *ctx = NULL;
+    sv_trainer *tr = NULL;
+    sv_tensor real = {0};
+    float *x = NULL;
+    double *t = NULL, *tm = NULL;
+    int rc = 1;
+    if (sv_ctx_create(&ctx, device, &e)) {
+        cli_error("%s", e.msg);
+        goto done;
+    }
+    if (sv_trainer_new(ctx, &cfg, &o, &tr)) {
+        cli_error("bench train: %s", sv_ctx_errmsg(ctx));
+        goto done;
+    }
+    x = malloc((size_t)nx * sizeof *x);
+    t = malloc((size_t)(B * k) * sizeof *t);
+    tm = malloc((size_t)(5 * N) * sizeof *tm);
+    const int64_t xs[4] = {B * k, 3, R, R};
+    if (!x || !t || !tm || sv_tensor_new(ctx, &real, 4, xs)) {
+        cli_error("bench train: out of memory");
+        goto done;
+    }
+    {
+        double *u = malloc((size_t)nx * sizeof *u);
+        if (!u) {
+            cli_error("bench train: out of memory");
+            goto done;
+        }
+        sv_rng_uniform_f64(1, SV_STREAM_DATA, 0, (size_t)nx, u);
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = (float)(2 * u[i] - 1);
+        free(u);
+    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t f = 0; f < k; f++)
+            t[b * k + f] = (double)(4 * b) + (f == 0 ? 0.0 : f == 1 ? 1.0 : (double)(f + 1));
+    if (sv_tensor_write(&real, x, (size_t)nx)) {
+        cli_error("bench train: %s", sv_ctx_errmsg(ctx));
+        goto done;
+    }
+    const sv_mconfig *c = &cfg;
+    double *g_s = tm, *d_s = tm + N, *tot = tm + 2 * N, *r1_s = tm + 3 * N, *tot_r1 = tm + 4 * N;
+    /* warm-up: iteration 0 (R1), then N without R1, then N with R1 */
+    for (long long r = -1; r < 2 * N; r++) {
+        sv_trainer_stats st;
+        int with_r1 = r < 0 || r >= N;
+        if (r >= N)
+            sv_trainer_set_counters(tr, 16 * (r - N + 1), sv_trainer_cur_nimg(tr), sv_trainer_adam_steps(tr, 0),
+                                    sv_trainer_adam_steps(tr, 1));
+        if (sv_trainer_iteration(tr, &real, t, &st)) {
+            cli_error("bench train: %s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        if (st.r1_ran != with_r1) {
+            cli_error("bench train: unexpected R1 schedule at iteration %lld", (long long)st.iteration);
+            goto done;
+        }
+        cJSON *jo = cJSON_CreateObject();
+        cJSON_AddStringToObject(jo, "bench", "train");
+        cJSON_AddStringToObject(jo, "kind", r < 0 ? "warmup" : "iteration");
+        cJSON_AddNumberToObject(jo, "iteration", (double)st.iteration);
+        cJSON_AddNumberToObject(jo, "g_s", round_to(st.time_g, 1000));
+        cJSON_AddNumberToObject(jo, "d_s", round_to(st.time_d, 1000));
+        cJSON_AddNumberToObject(jo, "r1_s", round_to(st.time_r1, 1000));
+        cJSON_AddNumberToObject(jo, "ema_s", round_to(st.time_ema, 1000));
+        cJSON_AddNumberToObject(jo, "total_s", round_to(st.time_total, 1000));
+        cJSON_AddNumberToObject(jo, "loss_g", st.loss_g);
+        cJSON_AddNumberToObject(jo, "loss_d", st.loss_d);
+        cJSON_AddNumberToObject(jo, "nonfinite", st.nonfinite);
+        if (print_json(jo))
+            goto done;
+        if (r < 0)
+            continue;
+        if (r < N) {
+            g_s[r] = st.time_g;
+            d_s[r] = st.time_d;
+            tot[r] = st.time_total;
+        } else {
+            r1_s[r - N] = st.time_r1;
+            tot_r1[r - N] = st.time_total;
+        }
+    }
+    {
+        cJSON *jo = cJSON_CreateObject();
+        cJSON_AddStringToObject(jo, "bench", "train");
+        cJSON_AddStringToObject(jo, "kind", "summary");
+        cJSON_AddStringToObject(jo, "preset", preset);
+        cJSON_AddNumberToObject(jo, "resolution", c->resolution);
+        cJSON_AddNumberToObject(jo, "clips", (double)B);
+        cJSON_AddNumberToObject(jo, "frames_per_clip", (double)k);
+        cJSON_AddNumberToObject(jo, "g_params", (double)sv_generator_num_trainable(sv_trainer_generator(tr)));
+        cJSON_AddNumberToObject(jo, "d_params", (double)sv_discriminator_num_trainable(sv_trainer_discriminator(tr)));
+        cJSON_AddNumberToObject(jo, "repeat", (double)N);
+        cJSON_AddNumberToObject(jo, "s_per_iter", round_to(median(tot, (int)N), 1000));
+        cJSON_AddNumberToObject(jo, "g_s", round_to(median(g_s, (int)N), 1000));
+        cJSON_AddNumberToObject(jo, "d_s", round_to(median(d_s, (int)N), 1000));
+        cJSON_AddNumberToObject(jo, "r1_s", round_to(median(r1_s, (int)N), 1000));
+        cJSON_AddNumberToObject(jo, "s_per_iter_with_r1", round_to(median(tot_r1, (int)N), 1000));
+        cJSON_AddStringToObject(jo, "device", sv_ctx_info(ctx)->name);
+        if (print_json(jo))
+            goto done;
+    }
+    rc = 0;
+done:
+    sv_tensor_free(&real);
+    sv_trainer_free(tr);
+    sv_ctx_destroy(ctx);
+    free(x);
+    free(t);
+    free(tm);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("bench: which benchmark? (svgan bench gemm|ops|sample; try 'svgan bench --help')");
+        cli_error("bench: which benchmark? (svgan bench gemm|ops|sample|train; try 'svgan bench --help')");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: svgan bench <benchmark> [options]\n\nbenchmarks:\n"
                "  gemm       svgan GEMM vs OpenBLAS (GFLOP/s per shape, JSON lines)\n"
                "  ops        forward/backward time of every G and D layer op at a benchmark config\n"
-               "  sample     frames/s of the generator's streaming sampler, at t = 0 and t = 100000\n\n"
+               "  sample     frames/s of the generator's streaming sampler, at t = 0 and t = 100000\n"
+               "  train      seconds per training iteration (G, D and R1 phases) at a benchmark config\n\n"
                "See svgan-bench(1) and 'svgan bench <benchmark> --help'.\n");
         return 0;
     }
@@ -1040,6 +1217,8 @@ int cmd_bench(int argc, char **argv)
         return bench_ops(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sample"))
         return bench_sample(argc - 1, argv + 1);
-    cli_error("bench: unknown benchmark '%s' (available: gemm, ops, sample)", argv[1]);
+    if (!strcmp(argv[1], "train"))
+        return bench_train(argc - 1, argv + 1);
+    cli_error("bench: unknown benchmark '%s' (available: gemm, ops, sample, train)", argv[1]);
     return 2;
 }
