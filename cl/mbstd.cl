@@ -103,7 +103,25 @@ __kernel void mbstd_bwd(__global const float *x, long xo, __global const float *
     if (has_dot) {
         float gd = gam[gao + n + g];
         float ddi = xd[xdo + idx] - mud;
-        r += gd / gs * (ddi / s - p * di / ((float)G * s * s * s));
+        /* ḋ_i/s − P d_i/(G s³) = [ (1/G) Σ_{k≠i} d_k (ḋ_i d_k − d_i ḋ_k) + ε ḋ_i ] / s³.
+         * The form on the left subtracts two nearly equal terms whenever the
+         * group's deviations are (anti)parallel — for G = 2 always, where the
+         * exact value is the ε term alone — and float32 leaves only noise
+         * (R1's bias gradients depend on nothing else).  The right form drops
+         * the k = i term (zero exactly) and, for G = 2, the cross term (zero
+         * exactly, since d_1 = −d_0 and ḋ_1 = −ḋ_0). */
+        float cross = 0.0f;
+        if (G > 2) {
+            for (int k = 0; k < G; k++) {
+                long j = (long)(g + k * n) * S + e;
+                if (j == idx)
+                    continue;
+                float dk = x[xo + j] - mu, ddk = xd[xdo + j] - mud;
+                cross += dk * (ddi * dk - di * ddk);
+            }
+            cross /= (float)G;
+        }
+        r += gd / gs * ((cross + MB_EPS * ddi) / (s * s * s));
         gxd[gxdo + idx] = gyd[gydo + yi] + gd * di / (gs * s);
     }
     gx[gxo + idx] = r;
