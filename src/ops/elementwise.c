@@ -183,6 +183,22 @@ static size_t red_groups(int64_t n)
     return g < 1 ? 1 : (size_t)g;
 }
 
+/* First stage of a two-level reduction: kernel kname(x, n, part) over G
+ * work-groups of SV_WG lanes, one partial result per group. */
+static int stage1(sv_ctx *ctx, const char *kname, const sv_tensor *x, int64_t n, sv_tensor *part, size_t G)
+{
+    cl_kernel k;
+    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, k);
+    sv_args ar;
+    sv_args_begin(&ar, ctx, k, kname);
+    sv_arg_tensor(&ar, x);
+    sv_arg_long(&ar, n);
+    sv_arg_tensor(&ar, part);
+    SV_TRY(sv_args_end(&ar));
+    size_t g = G * SV_WG, l = SV_WG;
+    return sv_launch(ctx, k, 1, &g, &l, kname);
+}
+
 int sv_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int accumulate)
 {
     if (sv_numel(out) != 1)
@@ -192,21 +208,10 @@ int sv_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int acc
     size_t G = red_groups(n);
     sv_tensor part;
     SV_TRY(sv_tensor_newv(ctx, &part, 1, (int64_t)G));
-    cl_kernel k1, k2;
-    int rc = sv_kernel(ctx, FILE_CL, "sum_stage1", NULL, &k1);
+    cl_kernel k2;
+    int rc = stage1(ctx, "sum_stage1", x, n, &part, G);
     if (!rc)
         rc = sv_kernel(ctx, FILE_CL, "sum_stage2", NULL, &k2);
-    if (!rc) {
-        sv_args ar;
-        sv_args_begin(&ar, ctx, k1, "sum_stage1");
-        sv_arg_tensor(&ar, x);
-        sv_arg_long(&ar, n);
-        sv_arg_tensor(&ar, &part);
-        rc = sv_args_end(&ar);
-        size_t g = G * SV_WG, l = SV_WG;
-        if (!rc)
-            rc = sv_launch(ctx, k1, 1, &g, &l, "sum_stage1");
-    }
     if (!rc) {
         sv_args ar;
         sv_args_begin(&ar, ctx, k2, "sum_stage2");
@@ -330,19 +335,7 @@ int sv_count_nonfinite(sv_ctx *ctx, const sv_tensor *x, int64_t *count)
     size_t G = red_groups(n);
     sv_tensor part;
     SV_TRY(sv_tensor_newv(ctx, &part, 1, (int64_t)G));
-    cl_kernel k;
-    int rc = sv_kernel(ctx, FILE_CL, "count_nonfinite", NULL, &k);
-    if (!rc) {
-        sv_args ar;
-        sv_args_begin(&ar, ctx, k, "count_nonfinite");
-        sv_arg_tensor(&ar, x);
-        sv_arg_long(&ar, n);
-        sv_arg_tensor(&ar, &part);
-        rc = sv_args_end(&ar);
-        size_t g = G * SV_WG, l = SV_WG;
-        if (!rc)
-            rc = sv_launch(ctx, k, 1, &g, &l, "count_nonfinite");
-    }
+    int rc = stage1(ctx, "count_nonfinite", x, n, &part, G);
     float host[RED_MAX_GROUPS];
     if (!rc)
         rc = sv_tensor_read(&part, host, G);
