@@ -394,6 +394,11 @@ static void store_binary(sv_ctx *c, cl_program p, const char *path)
 static int build_program(sv_ctx *c, const char *file, const char *defines, const char *kname,
                          cl_program *out)
 {
+    /* Let earlier commands finish before a program is created or compiled:
+     * builds are rare (cached in memory and on disk), and a CPU driver then
+     * never compiles with LLVM while its worker threads run kernels of the
+     * same context (PoCL 3.1 crashed intermittently in cold-cache runs). */
+    clFinish(c->q);
     char path[1024];
     const char *dir = sv_kernel_dir();
     snprintf(path, sizeof path, "%s/common.cl", dir);
