@@ -177,7 +177,9 @@ static int sink_put(sink *s, const uint8_t *rgb, int W, int H, const sample_opts
     return sv_image_write(path, rgb, W, H, o->quality, e);
 }
 
-static int make_dir(const char *d, int force)
+/* Use an existing directory (frames are written under new names and replace
+ * same-named files atomically) or create it. */
+static int make_dir(const char *d)
 {
     struct stat st;
     if (stat(d, &st) == 0) {
@@ -185,7 +187,6 @@ static int make_dir(const char *d, int force)
             cli_error("sample: %s exists and is not a directory", d);
             return -1;
         }
-        (void)force;
         return 0;
     }
     if (mkdir(d, 0777) != 0) {
@@ -437,7 +438,7 @@ int cmd_sample(int argc, char **argv)
             }
             encoder = sv_video_writer_encoder(sk.vw);
         } else {
-            if (make_dir(o.output, o.force))
+            if (make_dir(o.output))
                 goto fail;
             size_t n = strlen(o.output) + 64;
             opath = malloc(n);
@@ -451,7 +452,7 @@ int cmd_sample(int argc, char **argv)
                 snprintf(opath, n, "%s/grid%04d", o.output, out_i);
             else
                 snprintf(opath, n, "%s/seed%llu", o.output, (unsigned long long)first_seed);
-            if (make_dir(opath, o.force))
+            if (make_dir(opath))
                 goto fail;
             sk.dir = opath;
         }
