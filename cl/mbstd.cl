@@ -2,6 +2,21 @@
  * [N, (C+1)·HW]; group g (of n) has members g + k·n, k < G. */
 
 #define MB_EPS 1e-8f
+
+/* Deviation of member k (element j = (g + k n) S + e) from its group mean.
+ * G = 2: d = ±(x₀ − x₁)/2, exact (Sterbenz) whenever the pair is within a
+ * factor 2 — the near-coinciding pairs that dominate R1's bias gradients
+ * through eps/s³ — where x − fl((x₀ + x₁)/2) would add up to ulp(x)/4.
+ * G > 2: x − mu (mu = fl(Σ x / G)). */
+inline float mb_dev(__global const float *v, long j0, long j, long stride, float mu, int G, int k)
+{
+    if (G == 2) {
+        float h = 0.5f * (v[j0] - v[j0 + stride]);
+        return k == 0 ? h : -h;
+    }
+    return v[j] - mu;
+}
+
 /* Group statistics, one work-group per group g.  has_dot = 0: out[g] = σ_g =
  * (1/S) Σ_e s_e.  has_dot = 1: out[g] = σ̇_g = (1/(G S)) Σ_e P_e / s_e.
  * Lane l takes e = l, l+SV_WG, … in order, then a fixed tree. */
@@ -14,17 +29,25 @@ void mbstd_stats(__global const float *x, long xo, __global const float *xd, lon
     int l = (int)get_local_id(0);
     float acc = 0.0f;
     for (long e = l; e < S; e += SV_WG) {
-        float mu = 0.0f;
-        for (int k = 0; k < G; k++)
+        float mu = 0.0f, mud = 0.0f;
+        for (int k = 0; k < G; k++) {
             mu += x[xo + (long)(g + k * n) * S + e];
+            if (has_dot)
+                mud += xd[xdo + (long)(g + k * n) * S + e];
+        }
         mu /= (float)G;
+        mud /= (float)G;
+        /* P = Σ d ẋ = Σ d ḋ (Σ d = 0); the latter is blind to an error shared
+         * by the d's (the rounding of mu), which Σ d ẋ would turn into an
+         * error mu_err·Σ ẋ of P — relative ~ulp(x)/|d| at near pairs. */
         float var = 0.0f, p = 0.0f;
+        long j0 = xo + (long)g * S + e, jd0 = xdo + (long)g * S + e, st = (long)n * S;
         for (int k = 0; k < G; k++) {
             long idx = (long)(g + k * n) * S + e;
-            float d = x[xo + idx] - mu;
+            float d = mb_dev(x, j0, xo + idx, st, mu, G, k);
             var += d * d;
             if (has_dot)
-                p += d * xd[xdo + idx];
+                p += d * mb_dev(xd, jd0, xdo + idx, st, mud, G, k);
         }
         float s = sqrt(var / (float)G + MB_EPS);
         acc += has_dot ? p / s : s;
@@ -85,24 +108,23 @@ __kernel void mbstd_bwd(__global const float *x, long xo, __global const float *
     }
     mu /= (float)G;
     mud /= (float)G;
-    float var = 0.0f, p = 0.0f;
+    float var = 0.0f;
+    long j0 = (long)g * S + e, st = (long)n * S;
+    int ki = (int)(i / n);
     for (int k = 0; k < G; k++) {
-        long j = (long)(g + k * n) * S + e;
-        float d = x[xo + j] - mu;
+        float d = mb_dev(x, xo + j0, xo + j0 + k * st, st, mu, G, k);
         var += d * d;
-        if (has_dot)
-            p += d * xd[xdo + j];
     }
     float s = sqrt(var / (float)G + MB_EPS);
     float gs = (float)G * (float)S;
-    float di = x[xo + idx] - mu;
+    float di = mb_dev(x, xo + j0, xo + idx, st, mu, G, ki);
     long yi = i * (S + HW) + e;
     float r = 0.0f;
     if (has_gy)
         r = gy[gyo + yi] + gam[gao + g] * di / (gs * s);
     if (has_dot) {
         float gd = gam[gao + n + g];
-        float ddi = xd[xdo + idx] - mud;
+        float ddi = mb_dev(xd, xdo + j0, xdo + idx, st, mud, G, ki);
         /* ḋ_i/s − P d_i/(G s³) = [ (1/G) Σ_{k≠i} d_k (ḋ_i d_k − d_i ḋ_k) + ε ḋ_i ] / s³.
          * The form on the left subtracts two nearly equal terms whenever the
          * group's deviations are (anti)parallel — for G = 2 always, where the
@@ -116,7 +138,8 @@ __kernel void mbstd_bwd(__global const float *x, long xo, __global const float *
                 long j = (long)(g + k * n) * S + e;
                 if (j == idx)
                     continue;
-                float dk = x[xo + j] - mu, ddk = xd[xdo + j] - mud;
+                float dk = mb_dev(x, xo + j0, xo + j, st, mu, G, k);
+                float ddk = mb_dev(xd, xdo + j0, xdo + j, st, mud, G, k);
                 cross += dk * (ddi * dk - di * ddk);
             }
             cross /= (float)G;

@@ -19,7 +19,12 @@
  *   gẋ_{k,e} = gẏ_{k,e} + Γ̇_g d_{k,e} / (G S s_e)
  *   gx_{k,e} = gy_{k,e} + Γ_g d_{k,e} / (G S s_e)
  *              + Γ̇_g/(G S) · ( ḋ_{k,e}/s_e − P_e d_{k,e} / (G s_e³) ).
- * All reductions have a fixed order (deterministic); no atomics. */
+ * All reductions have a fixed order (deterministic); no atomics.
+ * float32 evaluation (cl/mbstd.cl): for G = 2, d = ±(x₀ − x₁)/2 is formed
+ * from the pair itself (exact for nearly coinciding pairs, which dominate
+ * the ε-driven second-order term), and P = Σ_k d_k ḋ_k (equal to Σ d ẋ, but
+ * blind to the rounding of μ).  R1's bias gradients with G = 2 remain
+ * ill-conditioned in x itself: see HACKING.md, "Known numerical limits". */
 #ifndef SVGAN_OPS_MBSTD_H
 #define SVGAN_OPS_MBSTD_H
 
