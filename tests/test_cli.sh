@@ -76,5 +76,25 @@ if "$bin" devices >/dev/null 2>&1; then
     t "sample odd fps + seconds" 0 "$bin" sample --checkpoint "$work/m.safetensors" --seconds 0.4 --fps 29.97 -o "$work/s.mkv"
     rm -rf "$work"
 fi
+# svgan dataset: info / make (no device needed).
+dw=$(mktemp -d)
+t "dataset --help" 0 "$bin" dataset --help
+t "dataset unknown option" 2 "$bin" dataset info demo --bogus; one_line_err "dataset unknown option"
+t "dataset unknown subcommand" 2 "$bin" dataset frob demo; one_line_err "dataset unknown subcommand"
+t "dataset info missing path" 1 "$bin" dataset info "$dw/none"; one_line_err "dataset info missing path"
+t "dataset make needs resolution" 2 "$bin" dataset make demo -o "$dw/x"; one_line_err "dataset make needs resolution"
+"$bin" dataset info demo:5 --demo-videos 4 --demo-frames 10 --json > /tmp/svgan-cli-out.$$ || fail=1
+grep -q '"videos":4,"frames":40,"resolution":64' /tmp/svgan-cli-out.$$ || { echo "FAIL dataset info --json"; cat /tmp/svgan-cli-out.$$; fail=1; }
+t "dataset make" 0 "$bin" dataset make demo:5 --demo-videos 4 --demo-frames 10 --resolution 32 -o "$dw/d"
+[ "$(ls "$dw/d" | wc -l)" -eq 4 ] && [ -f "$dw/d/demo000003/000009.jpg" ] || { echo "FAIL dataset make: layout"; ls -R "$dw" | head; fail=1; }
+t "dataset info of the result" 0 "$bin" dataset info "$dw/d"
+"$bin" dataset info "$dw/d" | grep -q '^resolution: *32x32' || { echo "FAIL dataset info: resolution"; fail=1; }
+t "dataset make refuses to overwrite" 1 "$bin" dataset make demo --resolution 32 -o "$dw/d"; one_line_err "dataset make refuses to overwrite"
+t "dataset make --fps without source fps" 1 "$bin" dataset make "$dw/d" --resolution 16 --fps 10 -o "$dw/e"
+one_line_err "dataset make --fps without source fps"
+[ ! -e "$dw/e" ] && [ -z "$(ls -d "$dw"/e.tmp-* 2>/dev/null)" ] || { echo "FAIL dataset make: a failed make left files"; fail=1; }
+t "dataset make --force" 0 "$bin" dataset make "$dw/d" --resolution 16 --crop pad -o "$dw/d" --force
+"$bin" dataset info "$dw/d" | grep -q '^resolution: *16x16' || { echo "FAIL dataset make --force: not replaced"; fail=1; }
+rm -rf "$dw"
 rm -f /tmp/svgan-cli-err.$$ /tmp/svgan-cli-out.$$
 exit $fail

@@ -4,13 +4,15 @@
  *   - a directory of videos, each a folder of frames (.jpg/.jpeg via libturbojpeg, .png) in
  *     lexicographic file-name order — the StyleGAN-V layout: frames at depth root+2, videos ordered
  *     by sorted folder name;
- *   - the same tree inside a .zip file;
+ *   - the same tree inside a .zip file (directory entries and the top folder are optional);
  *   - a directory of video files (.mp4 .avi .mkv .webm .mov .m4v ...) decoded with libavformat /
  *     libavcodec, with seeking, so reading a clip does not decode the whole video;
- *   - "demo" or "demo:SEED": a procedural source (moving shapes), so training works with no download.
+ *   - "demo" or "demo:SEED": a procedural source (moving shapes), so training works with no download
+ *     (these names always mean the demo source; a directory called demo is "./demo").
  *
  * Every video has a length (frames, the whole file; the sampler windows it to max_num_frames), a name
- * (folder or file name without extension), an fps (0 when unknown) and frames of one square
+ * (folder or file name without extension — with it when two files share a base name; demo videos
+ * are demo000000, demo000001, ...), an fps (0 when unknown) and frames of one square
  * resolution R with 3 channels (grayscale is replicated).  Frames not at R are resized (area for
  * downscaling, bicubic for upscaling, both documented in svgan-dataset(1)) or rejected, by option.
  *
@@ -34,6 +36,12 @@ typedef enum sv_ds_resize {
     SV_DS_RESIZE_AUTO = 1    /* area when shrinking, bicubic when enlarging; non-square: centre crop first */
 } sv_ds_resize;
 
+/* How SV_DS_RESIZE_AUTO makes a non-square frame square before resizing. */
+typedef enum sv_ds_fit {
+    SV_DS_FIT_CROP = 0, /* centre crop to min(W, H) (the default; what the preprocessing scripts do) */
+    SV_DS_FIT_PAD = 1   /* centre the frame on a black max(W, H) square */
+} sv_ds_fit;
+
 typedef enum sv_ds_onerror {
     SV_DS_SKIP = 0, /* a corrupt/unreadable video is reported (sv_dataset_warnings) and left out */
     SV_DS_FATAL = 1 /* ... is an error */
@@ -47,6 +55,7 @@ typedef struct sv_dataset_opts {
     uint64_t demo_seed;    /* for "demo" without ":SEED" (default 0) */
     int demo_videos;       /* "demo": number of videos (default 32) */
     int demo_frames;       /* "demo": frames per video (default 64) */
+    sv_ds_fit fit;         /* with SV_DS_RESIZE_AUTO (default SV_DS_FIT_CROP) */
 } sv_dataset_opts;
 
 void sv_dataset_opts_default(sv_dataset_opts *o);
@@ -67,7 +76,11 @@ int sv_dataset_resolution(const sv_dataset *ds);         /* R */
 int64_t sv_dataset_video_frames(const sv_dataset *ds, int64_t v);
 const char *sv_dataset_video_name(const sv_dataset *ds, int64_t v);
 double sv_dataset_video_fps(const sv_dataset *ds, int64_t v); /* 0: unknown (frame folders) */
-/* 64-bit FNV-1a over the sorted video names and their frame counts (the FVD cache key). */
+/* 64-bit FNV-1a over the sorted video names and their frame counts (the FVD cache key): for each
+ * video, its name with the terminating NUL, then its frame count as 8 little-endian bytes; for the
+ * demo source "demo:SEED:R" is appended too (names and counts do not tell demo seeds apart).  The
+ * same videos give the same value whatever the kind (frames, zip, video files).  The resolution is
+ * not included (except for demo): key on sv_dataset_resolution too where resizing is possible. */
 uint64_t sv_dataset_fingerprint(const sv_dataset *ds);
 /* Number of videos left out at open (and their one-line reasons, i < count). */
 int64_t sv_dataset_warnings(const sv_dataset *ds);
