@@ -8,6 +8,7 @@
  * when asked. */
 #include "config.h"
 #include "svgan/dataset.h"
+#include "../io/avlog.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -54,58 +55,6 @@ void sv_dataset_opts_default(sv_dataset_opts *o)
     o->demo_videos = 32;
     o->demo_frames = 64;
     o->fit = SV_DS_FIT_CROP;
-}
-
-/* ================================================================================================
- * libav logging: keep the last error-level message per thread, print nothing (as src/io/video.c;
- * SVGAN_AV_LOG=1 keeps libav's own logging)
- * ============================================================================================== */
-
-static _Thread_local char g_avmsg[256];
-static _Thread_local int g_avmsg_open;
-static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
-
-static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
-{
-    if (level > AV_LOG_ERROR)
-        return;
-    char line[256];
-    int prefix = !g_avmsg_open;
-    av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
-    size_t n = strlen(line);
-    int ends = n > 0 && line[n - 1] == '\n';
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = 0;
-    if (!g_avmsg_open)
-        g_avmsg[0] = 0;
-    size_t have = strlen(g_avmsg);
-    snprintf(g_avmsg + have, sizeof g_avmsg - have, "%s", line);
-    g_avmsg_open = !ends;
-}
-
-static void log_init(void)
-{
-    const char *e = getenv("SVGAN_AV_LOG");
-    if (!(e && *e && strcmp(e, "0") != 0))
-        av_log_set_callback(av_log_cb);
-}
-
-static void av_begin(void)
-{
-    pthread_once(&g_log_once, log_init);
-    g_avmsg[0] = 0;
-    g_avmsg_open = 0;
-}
-
-static const char *av_why(int averr, char *buf, size_t n)
-{
-    char e[AV_ERROR_MAX_STRING_SIZE];
-    av_strerror(averr, e, sizeof e);
-    if (g_avmsg[0])
-        snprintf(buf, n, "%s; %s", e, g_avmsg);
-    else
-        snprintf(buf, n, "%s", e);
-    return buf;
 }
 
 /* ================================================================================================
@@ -757,7 +706,7 @@ static int decode_image(sv_dataset *ds, const char *what, int64_t idx, uint8_t *
             return sv_seterr(err, SV_ERR_FORMAT, "%s: corrupt JPEG (%s)", what, tjGetErrorStr2(ds->tj));
         return SV_OK;
     }
-    av_begin();
+    sv_av_begin();
     char why[400];
     if (!ds->png) {
         const AVCodec *c = avcodec_find_decoder(AV_CODEC_ID_PNG);
@@ -771,7 +720,7 @@ static int decode_image(sv_dataset *ds, const char *what, int64_t idx, uint8_t *
         if (rc < 0) {
             avcodec_free_context(&ds->png);
             return sv_seterr(err, SV_ERR_UNSUPPORTED, "%s: cannot open the PNG decoder: %s", what,
-                             av_why(rc, why, sizeof why));
+                             sv_av_why(rc, why, sizeof why));
         }
     }
     int rc = image_dims(ds, what, buf, n, W, H, err);
@@ -790,7 +739,7 @@ static int decode_image(sv_dataset *ds, const char *what, int64_t idx, uint8_t *
     ds->ipkt->size = 0;
     if (rc < 0) {
         avcodec_flush_buffers(ds->png);
-        return sv_seterr(err, SV_ERR_FORMAT, "%s: corrupt PNG (%s)", what, av_why(rc, why, sizeof why));
+        return sv_seterr(err, SV_ERR_FORMAT, "%s: corrupt PNG (%s)", what, sv_av_why(rc, why, sizeof why));
     }
     rc = frame_to_rgb(ds, what, idx, ds->ifrm, err);
     *W = ds->ifrm->width, *H = ds->ifrm->height;
@@ -1181,7 +1130,7 @@ static int cmp_i64(const void *a, const void *b)
 static int vdec_open(sv_dataset *ds, int64_t vi, const char *file, vdec *d, sv_err *err)
 {
     char why[400];
-    av_begin();
+    sv_av_begin();
     memset(d, 0, sizeof *d);
     d->v = -1;
     d->next = -1;
@@ -1189,11 +1138,11 @@ static int vdec_open(sv_dataset *ds, int64_t vi, const char *file, vdec *d, sv_e
     if (rc < 0) {
         d->fmt = NULL;
         return sv_seterr(err, rc == AVERROR(ENOENT) || rc == AVERROR(EACCES) ? SV_ERR_IO : SV_ERR_FORMAT,
-                         "%s: cannot open: %s", file, av_why(rc, why, sizeof why));
+                         "%s: cannot open: %s", file, sv_av_why(rc, why, sizeof why));
     }
     if ((rc = avformat_find_stream_info(d->fmt, NULL)) < 0) {
         vdec_close(d);
-        return sv_seterr(err, SV_ERR_FORMAT, "%s: cannot read the stream info: %s", file, av_why(rc, why, sizeof why));
+        return sv_seterr(err, SV_ERR_FORMAT, "%s: cannot read the stream info: %s", file, sv_av_why(rc, why, sizeof why));
     }
     const AVCodec *c = NULL;
     d->stream = av_find_best_stream(d->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &c, 0);
@@ -1210,7 +1159,7 @@ static int vdec_open(sv_dataset *ds, int64_t vi, const char *file, vdec *d, sv_e
     }
     if ((rc = avcodec_parameters_to_context(d->cc, par)) < 0) {
         vdec_close(d);
-        return sv_seterr(err, SV_ERR_FORMAT, "%s: %s", file, av_why(rc, why, sizeof why));
+        return sv_seterr(err, SV_ERR_FORMAT, "%s: %s", file, sv_av_why(rc, why, sizeof why));
     }
     d->cc->thread_count = 1;
     d->cc->err_recognition |= AV_EF_EXPLODE; /* errors are errors, not concealed frames */
@@ -1218,7 +1167,7 @@ static int vdec_open(sv_dataset *ds, int64_t vi, const char *file, vdec *d, sv_e
     if ((rc = avcodec_open2(d->cc, c, NULL)) < 0) {
         vdec_close(d);
         return sv_seterr(err, SV_ERR_FORMAT, "%s: cannot open the %s decoder: %s", file, c->name,
-                         av_why(rc, why, sizeof why));
+                         sv_av_why(rc, why, sizeof why));
     }
     d->v = vi;
     d->next = 0;
@@ -1252,7 +1201,7 @@ static int index_video(sv_dataset *ds, ds_video *v, sv_err *err)
             break;
         if (rc < 0) {
             sv_seterr(err, SV_ERR_FORMAT, "%s: demuxing failed after %zu frames: %s", v->path, n,
-                      av_why(rc, why, sizeof why));
+                      sv_av_why(rc, why, sizeof why));
             free(pts);
             vdec_close(&d);
             return SV_ERR_FORMAT;
@@ -1397,7 +1346,7 @@ static int decode_next(vdec *d, const char *file, int64_t want, sv_err *err)
             return 0;
         if (rc != AVERROR(EAGAIN))
             return sv_seterr(err, SV_ERR_FORMAT, "%s: frame %lld: decoding failed: %s", file, (long long)want,
-                             av_why(rc, why, sizeof why));
+                             sv_av_why(rc, why, sizeof why));
         if (d->flushing)
             return 0;
         for (;;) {
@@ -1409,7 +1358,7 @@ static int decode_next(vdec *d, const char *file, int64_t want, sv_err *err)
             }
             if (rc < 0)
                 return sv_seterr(err, SV_ERR_FORMAT, "%s: frame %lld: demuxing failed: %s", file, (long long)want,
-                                 av_why(rc, why, sizeof why));
+                                 sv_av_why(rc, why, sizeof why));
             if (d->pkt->stream_index != d->stream) {
                 av_packet_unref(d->pkt);
                 continue;
@@ -1420,7 +1369,7 @@ static int decode_next(vdec *d, const char *file, int64_t want, sv_err *err)
         }
         if (rc < 0 && rc != AVERROR_EOF)
             return sv_seterr(err, SV_ERR_FORMAT, "%s: frame %lld: decoding failed: %s", file, (long long)want,
-                             av_why(rc, why, sizeof why));
+                             sv_av_why(rc, why, sizeof why));
     }
 }
 
@@ -1475,7 +1424,7 @@ static int read_video(sv_dataset *ds, int64_t vi, const int64_t *idx, int n, int
         w[i].idx = idx[i], w[i].pos = i;
     qsort(w, (size_t)n, sizeof *w, cmp_want);
     int restarted = 0, rc;
-    av_begin();
+    sv_av_begin();
     if ((rc = vdec_seek(ds, vi, w[0].idx, 0, err)))
         goto done;
     int j = 0;

@@ -2,6 +2,7 @@
  * PNG/JPEG still images.  See include/svgan/video.h for the contracts. */
 #include "config.h"
 #include "svgan/video.h"
+#include "avlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,58 +93,6 @@ int sv_grid_compose(const uint8_t *const *tiles, int rows, int cols, int tile_h,
                 memcpy(out + (y0 + y) * out_stride + x0 * 3, t + (size_t)y * row_bytes, row_bytes);
         }
     return SV_OK;
-}
-
-/* ================================================================================================
- * libav logging: keep the last error-level message per thread, print nothing
- * ============================================================================================== */
-
-static _Thread_local char g_avmsg[256];
-static _Thread_local int g_avmsg_open; /* last piece did not end the line */
-static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
-
-static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
-{
-    if (level > AV_LOG_ERROR)
-        return;
-    char line[256];
-    int prefix = !g_avmsg_open;
-    av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
-    size_t n = strlen(line);
-    int ends = n > 0 && line[n - 1] == '\n';
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = 0;
-    if (!g_avmsg_open)
-        g_avmsg[0] = 0;
-    size_t have = strlen(g_avmsg);
-    snprintf(g_avmsg + have, sizeof g_avmsg - have, "%s", line);
-    g_avmsg_open = !ends;
-}
-
-static void log_init(void)
-{
-    const char *e = getenv("SVGAN_AV_LOG");
-    if (!(e && *e && strcmp(e, "0") != 0))
-        av_log_set_callback(av_log_cb);
-}
-
-static void av_begin(void)
-{
-    pthread_once(&g_log_once, log_init);
-    g_avmsg[0] = 0;
-    g_avmsg_open = 0;
-}
-
-/* "libav message" for an AVERROR, with the last logged libav error appended when there is one. */
-static const char *av_why(int averr, char *buf, size_t n)
-{
-    char e[AV_ERROR_MAX_STRING_SIZE];
-    av_strerror(averr, e, sizeof e);
-    if (g_avmsg[0])
-        snprintf(buf, n, "%s; %s", e, g_avmsg);
-    else
-        snprintf(buf, n, "%s", e);
-    return buf;
 }
 
 /* ================================================================================================
@@ -461,13 +410,13 @@ static AVCodecContext *open_encoder(const AVCodec *c, const container_info *ci, 
         ctx->flags |= AV_CODEC_FLAG_QSCALE;
         ctx->global_quality = FF_QP2LAMBDA * q;
     }
-    av_begin();
+    sv_av_begin();
     int rc = avcodec_open2(ctx, c, &dict);
     av_dict_free(&dict);
     if (rc < 0) {
         char why[384];
         sv_seterr(err, SV_ERR_UNSUPPORTED, "encoder %s: cannot open for %dx%d: %s", c->name, cw, ch,
-                  av_why(rc, why, sizeof why));
+                  sv_av_why(rc, why, sizeof why));
         avcodec_free_context(&ctx);
         return NULL;
     }
@@ -644,13 +593,13 @@ int sv_video_writer_open(const char *path, int width, int height, int fps_num, i
         return sv_seterr(err, SV_ERR_NOMEM, "%s: out of memory", path);
     }
     sprintf(url, "file:%s", w->tmp);
-    av_begin();
+    sv_av_begin();
     rc = avformat_alloc_output_context2(&w->oc, ofmt, NULL, url);
     if (rc < 0 || !w->oc) {
         free(url);
         writer_free(w, 1);
         return sv_seterr(err, SV_ERR_NOMEM, "%s: cannot create the %s muxer: %s", path, ci->format,
-                         av_why(rc, why, sizeof why));
+                         sv_av_why(rc, why, sizeof why));
     }
     w->st = avformat_new_stream(w->oc, NULL);
     w->frame = av_frame_alloc();
@@ -671,18 +620,18 @@ int sv_video_writer_open(const char *path, int width, int height, int fps_num, i
     if (rc < 0) {
         writer_free(w, 1);
         return sv_seterr(err, SV_ERR_IO, "%s: cannot open the temporary file %s: %s", path, w->tmp,
-                         av_why(rc, why, sizeof why));
+                         sv_av_why(rc, why, sizeof why));
     }
     AVDictionary *mux = NULL;
     if (ci->faststart)
         av_dict_set(&mux, "movflags", "+faststart", 0);
-    av_begin();
+    sv_av_begin();
     rc = avformat_write_header(w->oc, &mux);
     av_dict_free(&mux);
     if (rc < 0) {
         writer_free(w, 1);
         return sv_seterr(err, SV_ERR_IO, "%s: cannot write the %s header: %s", path, ci->format,
-                         av_why(rc, why, sizeof why));
+                         sv_av_why(rc, why, sizeof why));
     }
     w->header_written = 1;
 
@@ -696,7 +645,7 @@ int sv_video_writer_open(const char *path, int width, int height, int fps_num, i
     rc = av_frame_get_buffer(w->frame, 0);
     if (rc < 0) {
         writer_free(w, 1);
-        return sv_seterr(err, SV_ERR_NOMEM, "%s: cannot allocate a frame: %s", path, av_why(rc, why, sizeof why));
+        return sv_seterr(err, SV_ERR_NOMEM, "%s: cannot allocate a frame: %s", path, sv_av_why(rc, why, sizeof why));
     }
     w->sws = sws_getContext(cw, ch, AV_PIX_FMT_RGB24, cw, ch, enc->pix_fmt,
                             SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP, NULL, NULL,
@@ -733,14 +682,14 @@ static int drain(sv_video_writer *w, sv_err *err)
             return SV_OK;
         if (rc < 0)
             return writer_fail(w, err, SV_ERR_FORMAT, "encoder %s failed: %s", w->encname,
-                               av_why(rc, why, sizeof why));
+                               sv_av_why(rc, why, sizeof why));
         if (w->pkt->duration <= 0)
             w->pkt->duration = 1;
         av_packet_rescale_ts(w->pkt, w->enc->time_base, w->st->time_base);
         w->pkt->stream_index = w->st->index;
         rc = av_interleaved_write_frame(w->oc, w->pkt); /* takes the packet's reference */
         if (rc < 0)
-            return writer_fail(w, err, SV_ERR_IO, "cannot write: %s", av_why(rc, why, sizeof why));
+            return writer_fail(w, err, SV_ERR_IO, "cannot write: %s", sv_av_why(rc, why, sizeof why));
     }
 }
 
@@ -760,7 +709,7 @@ int sv_video_writer_put(sv_video_writer *w, const uint8_t *rgb24, size_t stride,
         stride = row;
     if (stride < row)
         return writer_fail(w, err, SV_ERR_INVALID, "frame stride %zu < 3*width = %zu", stride, row);
-    av_begin();
+    sv_av_begin();
     char why[384];
     /* Copy into the padded input buffer; odd sizes repeat the last column / row. */
     for (int y = 0; y < w->cheight; y++) {
@@ -772,7 +721,7 @@ int sv_video_writer_put(sv_video_writer *w, const uint8_t *rgb24, size_t stride,
     }
     int rc = av_frame_make_writable(w->frame);
     if (rc < 0)
-        return writer_fail(w, err, SV_ERR_NOMEM, "cannot get a writable frame: %s", av_why(rc, why, sizeof why));
+        return writer_fail(w, err, SV_ERR_NOMEM, "cannot get a writable frame: %s", sv_av_why(rc, why, sizeof why));
     const uint8_t *const srcp[4] = {w->inbuf, NULL, NULL, NULL};
     const int srcs[4] = {(int)w->inbuf_stride, 0, 0, 0};
     rc = sws_scale(w->sws, srcp, srcs, 0, w->cheight, w->frame->data, w->frame->linesize);
@@ -783,7 +732,7 @@ int sv_video_writer_put(sv_video_writer *w, const uint8_t *rgb24, size_t stride,
     rc = avcodec_send_frame(w->enc, w->frame);
     if (rc < 0)
         return writer_fail(w, err, SV_ERR_FORMAT, "encoder %s refused frame %lld: %s", w->encname,
-                           (long long)w->nframes, av_why(rc, why, sizeof why));
+                           (long long)w->nframes, sv_av_why(rc, why, sizeof why));
     w->nframes++;
     return drain(w, err);
 }
@@ -797,18 +746,18 @@ int sv_video_writer_close(sv_video_writer *w, sv_err *err)
     if (!w->failed && w->nframes == 0)
         writer_fail(w, NULL, SV_ERR_INVALID, "no frames were written");
     if (!w->failed) {
-        av_begin();
+        sv_av_begin();
         rc = avcodec_send_frame(w->enc, NULL);
         if (rc < 0)
             writer_fail(w, NULL, SV_ERR_FORMAT, "cannot flush encoder %s: %s", w->encname,
-                        av_why(rc, why, sizeof why));
+                        sv_av_why(rc, why, sizeof why));
         else
             drain(w, NULL);
     }
     if (!w->failed) {
         rc = av_write_trailer(w->oc);
         if (rc < 0)
-            writer_fail(w, NULL, SV_ERR_IO, "cannot finish the file: %s", av_why(rc, why, sizeof why));
+            writer_fail(w, NULL, SV_ERR_IO, "cannot finish the file: %s", sv_av_why(rc, why, sizeof why));
     }
     if (!w->failed) {
         rc = w->oc->pb->error;
@@ -816,7 +765,7 @@ int sv_video_writer_close(sv_video_writer *w, sv_err *err)
         if (rc >= 0)
             rc = rc2;
         if (rc < 0)
-            writer_fail(w, NULL, SV_ERR_IO, "cannot write: %s", av_why(rc, why, sizeof why));
+            writer_fail(w, NULL, SV_ERR_IO, "cannot write: %s", sv_av_why(rc, why, sizeof why));
     }
     if (!w->failed) {
         sv_err e = {0, ""};
@@ -874,7 +823,7 @@ static int encode_png(const char *path, const uint8_t *rgb, int W, int H, uint8_
     if (!c)
         return sv_seterr(err, SV_ERR_UNSUPPORTED, "%s: this libavcodec has no PNG encoder", path);
     char why[384];
-    av_begin();
+    sv_av_begin();
     AVCodecContext *ctx = avcodec_alloc_context3(c);
     AVFrame *f = av_frame_alloc();
     AVPacket *pkt = av_packet_alloc();
@@ -894,7 +843,7 @@ static int encode_png(const char *path, const uint8_t *rgb, int W, int H, uint8_
     av_dict_free(&dict);
     if (rc < 0) {
         code = sv_seterr(err, SV_ERR_UNSUPPORTED, "%s: cannot open the PNG encoder: %s", path,
-                         av_why(rc, why, sizeof why));
+                         sv_av_why(rc, why, sizeof why));
         goto done;
     }
     /* Non-refcounted frame over the caller's pixels: libavcodec copies it when it needs to. */
@@ -910,7 +859,7 @@ static int encode_png(const char *path, const uint8_t *rgb, int W, int H, uint8_
     if (rc >= 0)
         rc = avcodec_receive_packet(ctx, pkt);
     if (rc < 0) {
-        code = sv_seterr(err, SV_ERR_FORMAT, "%s: PNG encoding failed: %s", path, av_why(rc, why, sizeof why));
+        code = sv_seterr(err, SV_ERR_FORMAT, "%s: PNG encoding failed: %s", path, sv_av_why(rc, why, sizeof why));
         goto done;
     }
     *data = malloc(pkt->size);
