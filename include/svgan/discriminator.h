@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "svgan/generator.h"
+#include "svgan/ops/augment.h"
 #include "svgan/rng.h"
 
 #ifdef __cplusplus
@@ -122,6 +123,21 @@ int sv_discriminator_loss_main(sv_discriminator *d, const sv_tensor *fake, const
 int sv_discriminator_r1(sv_discriminator *d, const sv_tensor *real, const double *t, int64_t F, float gamma,
                         sv_tensor *g, sv_tensor *penalty, sv_tensor *loss, sv_tensor *logits, sv_params *grads,
                         int accumulate);
+
+/* R1 through the ADA augmentation (spec §4.2: the penalty is on the gradient
+ * w.r.t. the real frames BEFORE augmentation, D sees aug(real)), for a plan
+ * of B clips × F frames (NULL: exactly sv_discriminator_r1).  With fixed
+ * parameters the pipeline is affine, y = A·x + c, so
+ *   g = ∂ΣD(y)/∂x = Aᵀ·g_y,  g_y = ∂ΣD/∂y at y = aug(real),
+ *   L_R1 = γ/(2·B·F)·Σ_frames ‖g‖²,
+ *   ∂L_R1/∂θ = γ/(B·F)·(∂g_y/∂θ)ᵀ·A·Aᵀ·g_y,
+ * i.e. the reverse-over-forward method of svgan/ops.h with the tangent at D's
+ * input ẏ = γ/(B·F)·A·g (sv_augment_jvp: the linear part, no colour
+ * translation).  Outputs as in sv_discriminator_r1 (g is the gradient w.r.t.
+ * the un-augmented frames; logits are D(aug(real)), the ADA statistic). */
+int sv_discriminator_r1_aug(sv_discriminator *d, const sv_tensor *real, const double *t, int64_t F, float gamma,
+                            const sv_augment_plan *aug, sv_tensor *g, sv_tensor *penalty, sv_tensor *loss,
+                            sv_tensor *logits, sv_params *grads, int accumulate);
 
 #ifdef __cplusplus
 }

@@ -42,7 +42,13 @@
  *     only, so it has no tangent): with the seed γ on the logit's tangent,
  *     gȯut = γ·cmap/√C, gout = 0, and gcmap = γ·ȯut/√C, which then goes
  *     through the ordinary backward of the time-conditioning MLP, normalize
- *     and embedding table.
+ *     and embedding table;
+ *   - the ADA augmentation in front of D (ops/augment.h): for fixed random
+ *     parameters it is affine, y = A·x + b, and R1 is taken w.r.t. the
+ *     un-augmented frames: g = Aᵀ·g_y, and ∂R/∂θ = γ·(∂g_y/∂θ)ᵀ·A·(c⊙g),
+ *     so the tangent entering D is ẏ = A·(c⊙g) (sv_augment_jvp, the linear
+ *     part without the colour translation) and nothing else changes
+ *     (sv_discriminator_r1_aug; checked in tests/test_r1_aug.c).
  * Consequences worth knowing (checked in tests/test_r1_host.c, which
  * validates this method on a float64 host-reference D against central
  * differences, worst 3.4e-7): the biases after minibatch-std (b4.conv, b4.fc,
@@ -66,5 +72,6 @@
 #include "svgan/ops/conv1d.h"
 #include "svgan/ops/timeenc.h"
 #include "svgan/ops/mbstd.h"
+#include "svgan/ops/augment.h"
 
 #endif

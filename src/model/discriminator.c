@@ -1073,9 +1073,12 @@ int sv_discriminator_loss_main(sv_discriminator *d, const sv_tensor *fake, const
     return rc;
 }
 
-int sv_discriminator_r1(sv_discriminator *d, const sv_tensor *real, const double *t, int64_t F, float gamma,
-                        sv_tensor *g, sv_tensor *penalty, sv_tensor *loss, sv_tensor *logits, sv_params *grads,
-                        int accumulate)
+/* R1 of D(aug(x)) w.r.t. x (aug NULL: the identity).  With y = A·x + c:
+ * g_y = ∂ΣD/∂y at y, g = Aᵀ·g_y, and the tangent for the exact parameter
+ * gradient is ẏ = γ/(B·F) · A·g (see sv_discriminator_r1_aug). */
+static int r1_impl(sv_discriminator *d, const sv_tensor *real, const double *t, int64_t F, float gamma,
+                   const sv_augment_plan *aug, sv_tensor *g, sv_tensor *penalty, sv_tensor *loss, sv_tensor *logits,
+                   sv_params *grads, int accumulate)
 {
     sv_ctx *ctx = d->ctx;
     SV_TRY(check_loss_out(d, loss));
@@ -1089,22 +1092,44 @@ int sv_discriminator_r1(sv_discriminator *d, const sv_tensor *real, const double
     if (penalty && sv_numel(penalty) != N)
         return sv_seterr(E(d), SV_ERR_INVALID, "discriminator: the R1 penalty tensor must have B·F = %lld elements",
                          (long long)N);
-    sv_tensor lg = {0}, ones = {0}, gb = {0}, pen = {0};
+    if (aug && (sv_augment_plan_clips(aug) != B || sv_augment_plan_frames(aug) != F))
+        return sv_seterr(E(d), SV_ERR_INVALID,
+                         "discriminator: the augmentation plan is for %lld clips of %lld frames, not %lld of %lld",
+                         (long long)sv_augment_plan_clips(aug), (long long)sv_augment_plan_frames(aug),
+                         (long long)B, (long long)F);
+    if (g && real->ndim == 4)
+        SV_TRY(sv_check_shape(g, "R1 input gradient", 4, real->shape));
+    sv_tensor lg = {0}, ones = {0}, gb = {0}, pen = {0}, ya = {0}, gya = {0};
     int rc = tnew1(ctx, &lg, B);
     if (!rc)
         rc = tnew1(ctx, &ones, B);
     if (!rc)
         rc = sv_tensor_fill(&ones, 1.0f);
+    /* D sees y = aug(x); the forward references y, so it lives to the end */
+    const sv_tensor *din = real;
+    if (!rc && aug) {
+        rc = sv_tensor_new(ctx, &ya, 4, real->shape);
+        if (!rc)
+            rc = sv_augment_fwd(ctx, aug, real, &ya);
+        din = &ya;
+    }
     if (!rc)
-        rc = sv_discriminator_forward(d, real, t, F, &lg, NULL, NULL);
-    /* g = ∂ΣD/∂x */
+        rc = sv_discriminator_forward(d, din, t, F, &lg, NULL, NULL);
+    /* g = ∂ΣD/∂x (= Aᵀ·∂ΣD/∂y with the augmentation) */
     sv_tensor *gg = g;
     if (!rc && !gg) {
         rc = sv_tensor_new(ctx, &gb, 4, real->shape);
         gg = &gb;
     }
-    if (!rc)
+    if (!rc && aug) {
+        rc = sv_tensor_new(ctx, &gya, 4, real->shape);
+        if (!rc)
+            rc = sv_discriminator_backward(d, &ones, NULL, 0, &gya);
+        if (!rc)
+            rc = sv_augment_bwd(ctx, aug, &gya, gg);
+    } else if (!rc) {
         rc = sv_discriminator_backward(d, &ones, NULL, 0, gg);
+    }
     sv_tensor *pp = penalty;
     if (!rc && !pp) {
         rc = tnew1(ctx, &pen, N);
@@ -1117,10 +1142,16 @@ int sv_discriminator_r1(sv_discriminator *d, const sv_tensor *real, const double
     if (!rc && logits)
         rc = sv_tensor_copy(logits, &lg);
     if (!rc && grads) {
-        /* exact ∂L_R1/∂θ: tangent ẋ = γ·g/(B·F), dual reverse pass */
+        /* exact ∂L_R1/∂θ: tangent ẋ = γ·g/(B·F) at D's input (through the
+           augmentation: ẏ = γ/(B·F)·A·g), dual reverse pass */
         rc = ensure(ctx, &d->tx, 4, real->shape);
-        if (!rc)
+        if (!rc && aug) {
+            rc = sv_augment_jvp(ctx, aug, gg, &gya);
+            if (!rc)
+                rc = sv_axpby(ctx, (float)((double)gamma / (double)N), &gya, 0.0f, &d->tx);
+        } else if (!rc) {
             rc = sv_axpby(ctx, (float)((double)gamma / (double)N), gg, 0.0f, &d->tx);
+        }
         if (!rc)
             rc = tan_fwd(d);
         if (!rc && !accumulate)
@@ -1150,5 +1181,21 @@ int sv_discriminator_r1(sv_discriminator *d, const sv_tensor *real, const double
     sv_tensor_free(&ones);
     sv_tensor_free(&gb);
     sv_tensor_free(&pen);
+    sv_tensor_free(&gya);
+    sv_tensor_free(&ya);
     return rc;
+}
+
+int sv_discriminator_r1(sv_discriminator *d, const sv_tensor *real, const double *t, int64_t F, float gamma,
+                        sv_tensor *g, sv_tensor *penalty, sv_tensor *loss, sv_tensor *logits, sv_params *grads,
+                        int accumulate)
+{
+    return r1_impl(d, real, t, F, gamma, NULL, g, penalty, loss, logits, grads, accumulate);
+}
+
+int sv_discriminator_r1_aug(sv_discriminator *d, const sv_tensor *real, const double *t, int64_t F, float gamma,
+                            const sv_augment_plan *aug, sv_tensor *g, sv_tensor *penalty, sv_tensor *loss,
+                            sv_tensor *logits, sv_params *grads, int accumulate)
+{
+    return r1_impl(d, real, t, F, gamma, aug, g, penalty, loss, logits, grads, accumulate);
 }
