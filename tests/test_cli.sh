@@ -76,6 +76,71 @@ if "$bin" devices >/dev/null 2>&1; then
     t "sample odd fps + seconds" 0 "$bin" sample --checkpoint "$work/m.safetensors" --seconds 0.4 --fps 29.97 -o "$work/s.mkv"
     rm -rf "$work"
 fi
+# svgan train: errors, bit-exact resume through the CLI, signals, atomic snapshots.
+if "$bin" devices >/dev/null 2>&1; then
+    work=$(mktemp -d)
+    tiny="--preset tiny32 --batch 2 --k 2 --d-reg-interval 4 --tick-kimg 0.008 --snap 1 --grid 1x2 --sample-frames 4 --demo-videos 8 --demo-frames 40"
+    datasec() { # the tensor bytes of a safetensors file (after the header)
+        n=$(od -An -t u8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1" | md5sum | cut -d' ' -f1
+    }
+    t "train --help" 0 "$bin" train --help
+    t "train unknown option" 2 "$bin" train --bogus 1; one_line_err "train unknown option"
+    t "train bad value" 2 "$bin" train --batch many; one_line_err "train bad value"
+    t "train unknown preset" 2 "$bin" train --preset nope --out "$work/x"; one_line_err "train unknown preset"
+    t "train missing dataset" 1 "$bin" train --data "$work/none" --out "$work/x"; one_line_err "train missing dataset"
+    printf 'not a checkpoint' > "$work/junk.svgan"
+    t "train malformed resume" 1 "$bin" train --resume "$work/junk.svgan"; one_line_err "train malformed resume"
+    t "train resume missing" 2 "$bin" train --resume "$work/nothing.svgan"; one_line_err "train resume missing"
+    printf '{"batch": "two"}' > "$work/bad.json"
+    t "train bad config file" 2 "$bin" train --config "$work/bad.json"; one_line_err "train bad config file"
+    # 6 iterations straight (R1 at 0 and 4) vs 3 + --resume DIR + 3
+    # shellcheck disable=SC2086
+    t "train straight" 0 "$bin" train $tiny --kimg 0.024 --out "$work/A"
+    # shellcheck disable=SC2086
+    t "train stop after 3" 0 "$bin" train $tiny --kimg 0.024 --out "$work/B" --stop-after-iter 3
+    t "train resume" 0 "$bin" train --resume "$work/B"
+    a=$(datasec "$work/A/latest"); b=$(datasec "$work/B/latest")
+    [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL train resume: tensors differ ($a vs $b)"; fail=1; }
+    [ "$(wc -l < "$work/A/log.jsonl")" -ge 3 ] || { echo "FAIL train: log.jsonl too short"; fail=1; }
+    grep -q '"loss_r1":[0-9]' "$work/A/log.jsonl" || { echo "FAIL train: no R1 in log.jsonl"; fail=1; }
+    for f in config.json samples-000000.mp4 samples-000000.jpg checkpoint-000000.svgan; do
+        [ -s "$work/A/$f" ] || { echo "FAIL train: no $f"; fail=1; }
+    done
+    if [ -r "${SVGAN_DATA_DIR:-/nonexistent}/demo-tiny32.svgan" ]; then
+        t "sample with the shipped demo model" 0 "$bin" sample --frames 2 -o "$work/demo.mp4"
+    fi
+    t "sample from a training checkpoint" 0 "$bin" sample --checkpoint "$work/A/latest" --frames 2 -o "$work/a.mp4"
+    # --config file: the same run
+    printf '{"preset": "tiny32", "batch": 2, "k": 2, "d_reg_interval": 4, "tick_kimg": 0.008, "snap": 1, "grid": "1x2", "sample_frames": 4, "demo_videos": 8, "demo_frames": 40, "kimg": 0.024, "samples": false}' > "$work/c.json"
+    t "train --config" 0 "$bin" train --config "$work/c.json" --out "$work/C"
+    c=$(datasec "$work/C/latest")
+    [ "$a" = "$c" ] || { echo "FAIL train --config: tensors differ from the command-line run"; fail=1; }
+    # a failing snapshot leaves the previous one (and latest) intact
+    mkdir -p "$work/D/checkpoint-000000.svgan"
+    cp "$work/B/checkpoint-000000.svgan" "$work/D/prev.svgan"; ln -s prev.svgan "$work/D/latest"
+    before=$(md5sum < "$work/D/prev.svgan")
+    t "train snapshot failure" 1 "$bin" train --resume "$work/D" --kimg 0.032 --no-samples
+    one_line_err "train snapshot failure"
+    [ "$(readlink "$work/D/latest")" = prev.svgan ] && [ "$(md5sum < "$work/D/prev.svgan")" = "$before" ] ||
+        { echo "FAIL train snapshot failure: the previous checkpoint changed"; fail=1; }
+    # SIGINT: finish the iteration, save, exit 130; the run resumes
+    # shellcheck disable=SC2086
+    "$bin" train $tiny --kimg 100 --out "$work/E" --no-samples >/dev/null 2>&1 &
+    pid=$!
+    i=0; while [ ! -s "$work/E/log.jsonl" ] && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
+    kill -INT $pid; wait $pid; rc=$?
+    [ $rc -eq 130 ] || { echo "FAIL train SIGINT: exit $rc, want 130"; fail=1; }
+    it=$(tail -n 1 "$work/E/log.jsonl" | sed 's/.*"iteration":\([0-9]*\).*/\1/')
+    t "train resume after SIGINT" 0 "$bin" train --resume latest --out "$work/E" --stop-after-iter $((it + 1))
+    [ "$(tail -n 1 "$work/E/log.jsonl" | sed 's/.*"iteration":\([0-9]*\).*/\1/')" = $((it + 1)) ] ||
+        { echo "FAIL train resume after SIGINT: wrong iteration"; fail=1; }
+    # shellcheck disable=SC2086
+    t "train straight to the same iteration" 0 "$bin" train $tiny --kimg 100 --out "$work/F" --no-samples \
+        --stop-after-iter $((it + 1))
+    [ "$(datasec "$work/E/latest")" = "$(datasec "$work/F/latest")" ] ||
+        { echo "FAIL train SIGINT + resume: tensors differ from the straight run"; fail=1; }
+    rm -rf "$work"
+fi
 # svgan dataset: info / make (no device needed).
 dw=$(mktemp -d)
 t "dataset --help" 0 "$bin" dataset --help

@@ -39,9 +39,9 @@
  * iteration depends only on (seed, iteration, state) and a run resumes
  * exactly.
  *
- * Fake times (spec §4.5, sampling "random"): per clip, L = fake_video_len
- * (there is no dataset here: every video is taken to be at least that long;
- * default max_num_frames, i.e. L = M), span T uniform over the powers of two
+ * Fake times (spec §4.5, sampling "random"; sv_clip_times): per clip, L =
+ * the length of a random dataset video after sv_trainer_set_video_lengths,
+ * else fake_video_len (default max_num_frames, i.e. L = M), span T uniform over the powers of two
  * d ∈ {1, 2, …, 2048} with k−1 ≤ d ≤ min(L−1, max_dist), fractional start
  * s = U[0,1)·(L−T−1), times {s, s+T} plus k−2 distinct offsets drawn
  * uniformly from {1 … T−1}, sorted (k = 1: {s}; k = 2: {s, s+T}). */
@@ -149,6 +149,84 @@ int64_t sv_trainer_iteration_count(const sv_trainer *tr);
 int64_t sv_trainer_cur_nimg(const sv_trainer *tr); /* frames seen (B·k per iteration) */
 /* Resume: set the counters (the RNG draws follow the iteration). */
 void sv_trainer_set_counters(sv_trainer *tr, int64_t iteration, int64_t cur_nimg, int64_t steps_g, int64_t steps_d);
+
+/* Fake-clip lengths from a dataset (spec §4.5 "L is the length, capped at M,
+ * of a uniformly random dataset video"): after this call, clip b of phase p
+ * of iteration i takes L = min(len[v], M) with v = ⌊u·n⌋, u value b of the
+ * uniform stream SV_TRAIN_STREAM + 8·i + 6 + p; the rest of the draw is as
+ * above.  Without it (or n = 0) every clip uses fake_video_len.  The lengths
+ * are copied.  SV_ERR_INVALID (one line naming the video) when a video admits
+ * no span (sv_clip_spans() == 0). */
+int sv_trainer_set_video_lengths(sv_trainer *tr, const int64_t *len, int64_t n);
+
+/* Augmentation state kept in training checkpoints (ADA: p and the sign
+ * accumulator; both 0 until ADA is integrated). */
+void sv_trainer_aug_state(const sv_trainer *tr, double *p, double *acc);
+void sv_trainer_set_aug_state(sv_trainer *tr, double p, double acc);
+
+/* ---- training checkpoints (src/model/train_state.c; svgan-checkpoint(5)) ----
+ * One safetensors file: the model file's "format" / "config" metadata and
+ * G.*, G_ema.* (so svgan sample reads it), plus D.*, opt.G.m.*, opt.G.v.*,
+ * opt.D.m.*, opt.D.v.* (Adam moments, one tensor per parameter, names of the
+ * network) and metadata "training": JSON {"iteration", "cur_nimg",
+ * "steps_g", "steps_d", "aug_p", "ada_acc", "options": {every
+ * sv_trainer_opts field; seed as a decimal string}}.  The trainer's draws are
+ * counter-based on (seed, iteration), so these restore it exactly. */
+
+/* Write (atomic: temporary name + rename; a failure leaves an existing file
+ * untouched).  extra_meta: key, value, ..., NULL (not "format", "config",
+ * "training"). */
+int sv_trainer_save(sv_trainer *tr, const char *path, const char *const *extra_meta, sv_err *e);
+/* The configuration and options stored in a training checkpoint (either
+ * nullable).  SV_ERR_FORMAT for a model file without training state. */
+int sv_trainer_checkpoint_info(const char *path, sv_mconfig *cfg, sv_trainer_opts *opts, sv_err *e);
+/* Load every network, the Adam moments and step counts, the counters and
+ * the augmentation state into a trainer made for the same configuration.
+ * Everything is checked before anything changes. */
+int sv_trainer_load_state(sv_trainer *tr, const char *path, sv_err *e);
+/* A sampling-only model file: "format", "config", G_ema.* (no G, D or
+ * optimiser state) plus extra_meta. */
+int sv_trainer_save_ema(sv_trainer *tr, const char *path, const char *const *extra_meta, sv_err *e);
+
+/* ---- clip sampling (spec §4.5; src/model/clips.c) ---------------------------- */
+
+/* The allowed spans: d ∈ {1, 2, 4, …, 2048} with k−1 ≤ d ≤ min(L−1, max_dist),
+ * ascending, into dists[12]; returns their number (0: the clip is
+ * impossible). */
+int sv_clip_spans(int k, int64_t L, int max_dist, int *dists);
+
+/* Times of one clip of k frames in a video (window) of L frames from the
+ * uniforms u[0 .. max(k, 2)): span T = dists[⌊u0·n⌋], start s = ⌊u1·(L−T)⌋
+ * (integer start, real clips: s ∈ {0 … L−T−1}) or s = u1·(L−T−1)
+ * (fractional, fake clips), times {s, s+T} and k−2 distinct offsets from
+ * {1 … T−1} by a partial Fisher–Yates driven by u[2 …], sorted ascending
+ * (k = 1: {s}).  pool: scratch of ≥ 2048 ints.  −1 when no span exists. */
+int sv_clip_times(int k, int64_t L, int max_dist, int fractional, const double *u, double *t, int *pool);
+
+/* Real clips, counter-based: clip number g (g = iteration·B + b) depends
+ * only on (seed, g) and the video lengths, so a resumed run reads the same
+ * clips.  Video order: the N' = N (2N with x-flip: index ≥ N is video
+ * index − N mirrored) items are visited in epochs; epoch e = ⌊g / N'⌋ is a
+ * Fisher–Yates permutation drawn from the uniform stream
+ * (seed, SV_CLIP_PERM_STREAM + e) — every item once per epoch, a fresh order
+ * every epoch (the official InfiniteSampler walks one shuffled order with
+ * window shuffling instead).  Frames: window start o = ⌊u·(len−M+1)⌋ when
+ * len > M (else 0), L = min(len, M), then sv_clip_times(integer start) on
+ * the uniforms of stream (seed, SV_CLIP_STREAM + g): value 0 → o, values
+ * 1 … max(k,2) → the times.  frames[f] = o + t[f]. */
+#define SV_CLIP_STREAM ((uint64_t)2 << 40)
+#define SV_CLIP_PERM_STREAM ((uint64_t)3 << 40)
+
+typedef struct sv_clip_sampler sv_clip_sampler;
+/* lengths of the n videos (copied).  Errors (SV_ERR_INVALID, one line): n < 1,
+ * k < 1 or > 64, M < 1, a video admitting no span (naming it). */
+int sv_clip_sampler_new(const int64_t *lengths, int64_t n, int xflip, int k, int max_num_frames, int max_dist,
+                        uint64_t seed, sv_clip_sampler **out, sv_err *e);
+void sv_clip_sampler_free(sv_clip_sampler *s); /* NULL is fine */
+/* Clip g: *video, *xflip, frames[k] (absolute frame indices), t[k] (times
+ * relative to the window, as the discriminator sees them), either array
+ * nullable.  Not thread-safe (caches the current epoch's order). */
+int sv_clip_sampler_get(sv_clip_sampler *s, int64_t g, int64_t *video, int *xflip, int64_t *frames, double *t);
 
 #ifdef __cplusplus
 }

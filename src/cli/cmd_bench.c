@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "svgan/dataset.h"
+#include "svgan/i3d.h"
 #include "svgan/ops.h"
 
 /* Return the error code of a library call (its message is in the ctx). */
@@ -1029,14 +1031,33 @@ done:
  * 16); medians. */
 static void bench_train_usage(FILE *f)
 {
-    fprintf(f, "usage: svgan bench train [--device X] [--preset small|default64|tiny32] [--batch B] [--iterations N]\n"
+    fprintf(f, "usage: svgan bench train [--device X] [--preset small|default64|tiny32] [--batch B] [--iterations N] [--data PATH]\n"
                "Seconds per training iteration (G step, D step, R1 step on iterations where it runs, EMA) for\n"
-               "B clips x k = 3 frames (default B 4, N 3, preset small); one JSON object per line.\n");
+               "B clips x k = 3 frames (default B 4, N 3, preset small); one JSON object per line.  The summary's\n"
+               "kimg_per_s amortises R1 over d_reg_interval = 16 iterations; with --data PATH (e.g. demo) each\n"
+               "iteration also samples and loads real clips as svgan train does (data_s, included in kimg_per_s).\n");
+}
+
+/* Reads clip g … g+B−1 of the dataset into x (data loading as svgan train does it). */
+static int bench_load(sv_dataset *ds, sv_clip_sampler *cs, int64_t g0, int64_t B, int64_t k, int64_t R, uint8_t *u8,
+                      float *x, int64_t *idx, double *t, sv_err *e)
+{
+    const int64_t fr = 3 * R * R;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t v;
+        int flip;
+        int rc = sv_clip_sampler_get(cs, g0 + b, &v, &flip, idx, t + b * k);
+        if (rc || (rc = sv_dataset_read(ds, v, idx, (int)k, flip, u8 + b * k * fr, e)))
+            return rc;
+    }
+    for (int64_t i = 0; i < B * k * fr; i++)
+        x[i] = (float)u8[i] / 127.5f - 1.0f;
+    return 0;
 }
 
 static int bench_train(int argc, char **argv)
 {
-    const char *device = NULL, *preset = "small";
+    const char *device = NULL, *preset = "small", *data = NULL;
     long long B = 4, N = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1049,7 +1070,7 @@ static int bench_train(int argc, char **argv)
             bench_train_usage(stdout);
             return 0;
         }
-        static const char *const opts[] = {"--preset", "--batch", "--iterations", NULL};
+        static const char *const opts[] = {"--preset", "--batch", "--iterations", "--data", NULL};
         const char *v = NULL;
         int which = cli_take_value("bench train", argc, argv, &i, opts, &v);
         if (which == -2)
@@ -1058,8 +1079,8 @@ static int bench_train(int argc, char **argv)
             cli_error("bench train: unknown option '%s' (try 'svgan bench train --help')", a);
             return 2;
         }
-        if (which == 0) {
-            preset = v;
+        if (which == 0 || which == 3) {
+            *(which ? &data : &preset) = v;
             continue;
         }
         char *end;
@@ -1089,6 +1110,31 @@ static int bench_train(int argc, char **argv)
     float *x = NULL;
     double *t = NULL, *tm = NULL;
     int rc = 1;
+    sv_dataset *ds = NULL;
+    sv_clip_sampler *cs = NULL;
+    uint8_t *u8 = NULL;
+    int64_t *lens = NULL, idx[64];
+    if (data) { /* real data loading included (svgan train's path) */
+        sv_dataset_opts dso;
+        sv_dataset_opts_default(&dso);
+        dso.resolution = (int)R;
+        dso.resize = SV_DS_RESIZE_AUTO;
+        if (sv_dataset_open(data, &dso, &ds, &e)) {
+            cli_error("bench train: %s", e.msg);
+            goto done;
+        }
+        const int64_t nv = sv_dataset_num_videos(ds);
+        if (!(lens = malloc((size_t)nv * sizeof *lens)) || !(u8 = malloc((size_t)nx))) {
+            cli_error("bench train: out of memory");
+            goto done;
+        }
+        for (int64_t v = 0; v < nv; v++)
+            lens[v] = sv_dataset_video_frames(ds, v);
+        if (sv_clip_sampler_new(lens, nv, 1, (int)k, cfg.max_num_frames, o.max_dist, 0, &cs, &e)) {
+            cli_error("bench train: %s: %s", data, e.msg);
+            goto done;
+        }
+    }
     if (sv_ctx_create(&ctx, device, &e)) {
         cli_error("%s", e.msg);
         goto done;
@@ -1099,7 +1145,7 @@ static int bench_train(int argc, char **argv)
     }
     x = malloc((size_t)nx * sizeof *x);
     t = malloc((size_t)(B * k) * sizeof *t);
-    tm = malloc((size_t)(5 * N) * sizeof *tm);
+    tm = malloc((size_t)(6 * N) * sizeof *tm);
     const int64_t xs[4] = {B * k, 3, R, R};
     if (!x || !t || !tm || sv_tensor_new(ctx, &real, 4, xs)) {
         cli_error("bench train: out of memory");
@@ -1124,11 +1170,26 @@ static int bench_train(int argc, char **argv)
         goto done;
     }
     const sv_mconfig *c = &cfg;
-    double *g_s = tm, *d_s = tm + N, *tot = tm + 2 * N, *r1_s = tm + 3 * N, *tot_r1 = tm + 4 * N;
+    double *g_s = tm, *d_s = tm + N, *tot = tm + 2 * N, *r1_s = tm + 3 * N, *tot_r1 = tm + 4 * N, *dat = tm + 5 * N;
+    if (ds && sv_trainer_set_video_lengths(tr, lens, sv_dataset_num_videos(ds))) {
+        cli_error("bench train: %s", sv_ctx_errmsg(ctx));
+        goto done;
+    }
     /* warm-up: iteration 0 (R1), then N without R1, then N with R1 */
     for (long long r = -1; r < 2 * N; r++) {
         sv_trainer_stats st;
         int with_r1 = r < 0 || r >= N;
+        double data_s = 0;
+        if (ds) {
+            struct timespec a, b2;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            if (bench_load(ds, cs, (r + 1) * B, B, k, R, u8, x, idx, t, &e) || sv_tensor_write(&real, x, (size_t)nx)) {
+                cli_error("bench train: %s", e.msg[0] ? e.msg : sv_ctx_errmsg(ctx));
+                goto done;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &b2);
+            data_s = (double)(b2.tv_sec - a.tv_sec) + (double)(b2.tv_nsec - a.tv_nsec) * 1e-9;
+        }
         if (r >= N)
             sv_trainer_set_counters(tr, 16 * (r - N + 1), sv_trainer_cur_nimg(tr), sv_trainer_adam_steps(tr, 0),
                                     sv_trainer_adam_steps(tr, 1));
@@ -1149,6 +1210,8 @@ static int bench_train(int argc, char **argv)
         cJSON_AddNumberToObject(jo, "r1_s", round_to(st.time_r1, 1000));
         cJSON_AddNumberToObject(jo, "ema_s", round_to(st.time_ema, 1000));
         cJSON_AddNumberToObject(jo, "total_s", round_to(st.time_total, 1000));
+        if (ds)
+            cJSON_AddNumberToObject(jo, "data_s", round_to(data_s, 1000));
         cJSON_AddNumberToObject(jo, "loss_g", st.loss_g);
         cJSON_AddNumberToObject(jo, "loss_d", st.loss_d);
         cJSON_AddNumberToObject(jo, "nonfinite", st.nonfinite);
@@ -1157,6 +1220,7 @@ static int bench_train(int argc, char **argv)
         if (r < 0)
             continue;
         if (r < N) {
+            dat[r] = data_s;
             g_s[r] = st.time_g;
             d_s[r] = st.time_d;
             tot[r] = st.time_total;
@@ -1181,6 +1245,14 @@ static int bench_train(int argc, char **argv)
         cJSON_AddNumberToObject(jo, "d_s", round_to(median(d_s, (int)N), 1000));
         cJSON_AddNumberToObject(jo, "r1_s", round_to(median(r1_s, (int)N), 1000));
         cJSON_AddNumberToObject(jo, "s_per_iter_with_r1", round_to(median(tot_r1, (int)N), 1000));
+        /* lazy R1: one iteration in d_reg_interval pays for it; plus data loading when measured */
+        const double I = (double)o.d_reg_interval, dm = ds ? median(dat, (int)N) : 0;
+        const double amort = ((I - 1) * median(tot, (int)N) + median(tot_r1, (int)N)) / I + dm;
+        if (ds) {
+            cJSON_AddStringToObject(jo, "data", data);
+            cJSON_AddNumberToObject(jo, "data_s", round_to(dm, 1000));
+        }
+        cJSON_AddNumberToObject(jo, "kimg_per_s", round_to((double)(B * k) / 1000.0 / amort, 100000));
         cJSON_AddStringToObject(jo, "device", sv_ctx_info(ctx)->name);
         if (print_json(jo))
             goto done;
@@ -1190,16 +1262,179 @@ done:
     sv_tensor_free(&real);
     sv_trainer_free(tr);
     sv_ctx_destroy(ctx);
+    sv_clip_sampler_free(cs);
+    sv_dataset_close(ds);
+    free(lens);
+    free(u8);
     free(x);
     free(t);
     free(tm);
     return rc;
 }
 
+/* ---- svgan bench i3d ------------------------------------------------------
+ * Clips/s of the FVD detector (I3D, fvd.md §2) for C clips of F frames at each
+ * input size S (resized to 224 on the device); the real weights with --i3d,
+ * else random weights (same cost).  One warm-up call, then R timed calls;
+ * the median, the implied time of fvd2048_16f (4096 clips) and the split by
+ * layer type (from a separate profiled call, which finishes the queue after
+ * every stage). */
+static void bench_i3d_usage(FILE *f)
+{
+    fprintf(f, "usage: svgan bench i3d [--device X] [--i3d WEIGHTS] [--clips C] [--frames F] [--size S]... [--repeat R]\n"
+               "Clips/s of the I3D feature detector; default 2 clips x 16 frames at sizes 64 and 256, R = 2.\n");
+}
+
+static int bench_i3d(int argc, char **argv)
+{
+    const char *device = NULL, *weights = NULL;
+    long long C = 2, F = 16, repeat = 2, sizes[8];
+    int nsizes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_device_opt(argc, argv, &i, &device);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_i3d_usage(stdout);
+            return 0;
+        }
+        static const char *const opts[] = {"--i3d", "--clips", "--frames", "--size", "--repeat", NULL};
+        const char *v = NULL;
+        int which = cli_take_value("bench i3d", argc, argv, &i, opts, &v);
+        if (which == -2)
+            return 2;
+        if (which < 0) {
+            cli_error("bench i3d: unknown option '%s' (try 'svgan bench i3d --help')", a);
+            return 2;
+        }
+        if (which == 0) {
+            weights = v;
+            continue;
+        }
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (*end || x < 1 || x > 4096 || (which == 3 && nsizes == 8)) {
+            cli_error("bench i3d: %s '%s': expected an integer 1..4096", opts[which], v);
+            return 2;
+        }
+        if (which == 1)
+            C = x;
+        else if (which == 2)
+            F = x;
+        else if (which == 3)
+            sizes[nsizes++] = x;
+        else
+            repeat = x;
+    }
+    if (F < SV_I3D_MIN_FRAMES) {
+        cli_error("bench i3d: --frames %lld: I3D needs at least %d", F, SV_I3D_MIN_FRAMES);
+        return 2;
+    }
+    if (!nsizes) {
+        sizes[nsizes++] = 64;
+        sizes[nsizes++] = 256;
+    }
+    sv_err e = {0};
+    sv_ctx *ctx = NULL;
+    sv_i3d *net = NULL;
+    uint8_t *clips = NULL;
+    float *feats = NULL;
+    double *ms = malloc((size_t)repeat * sizeof *ms);
+    int rc = 1;
+    if (sv_ctx_create(&ctx, device, &e)) {
+        cli_error("%s", e.msg);
+        goto done;
+    }
+    if (weights ? sv_i3d_load(ctx, weights, NULL, &net) : sv_i3d_load_random(ctx, 1, &net)) {
+        cli_error("%s", sv_ctx_errmsg(ctx));
+        goto done;
+    }
+    feats = malloc((size_t)C * SV_I3D_FEATURES * sizeof *feats);
+    if (!ms || !feats) {
+        cli_error("bench i3d: out of memory");
+        goto done;
+    }
+    for (int si = 0; si < nsizes; si++) {
+        long long S = sizes[si];
+        size_t n = (size_t)(C * F * 3 * S * S);
+        free(clips);
+        clips = malloc(n);
+        if (!clips) {
+            cli_error("bench i3d: out of memory");
+            goto done;
+        }
+        uint64_t st = 12345;
+        for (size_t j = 0; j < n; j++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            clips[j] = (uint8_t)(st >> 56);
+        }
+        for (int r = -1; r < (int)repeat; r++) { /* r = -1: warm-up (kernel builds) */
+            double t0 = now_s();
+            if (sv_i3d_features(net, clips, (int)C, (int)F, (int)S, (int)S, feats)) {
+                cli_error("%s", sv_ctx_errmsg(ctx));
+                goto done;
+            }
+            if (r >= 0)
+                ms[r] = (now_s() - t0) * 1e3;
+        }
+        double med = median(ms, (int)repeat);
+        sv_i3d_prof p0, p1;
+        sv_i3d_get_profile(net, &p0);
+        sv_i3d_set_profile(net, 1);
+        double tp = now_s();
+        if (sv_i3d_features(net, clips, (int)C, (int)F, (int)S, (int)S, feats)) {
+            cli_error("%s", sv_ctx_errmsg(ctx));
+            goto done;
+        }
+        tp = now_s() - tp;
+        sv_i3d_set_profile(net, 0);
+        sv_i3d_get_profile(net, &p1);
+        int finite = 1;
+        for (long long j = 0; j < C * SV_I3D_FEATURES; j++)
+            finite &= isfinite(feats[j]) != 0;
+        double cps = (double)C / (med * 1e-3);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "bench", "i3d");
+        cJSON_AddStringToObject(o, "weights", weights ? weights : "random");
+        cJSON_AddNumberToObject(o, "clips", (double)C);
+        cJSON_AddNumberToObject(o, "frames", (double)F);
+        cJSON_AddNumberToObject(o, "input_size", (double)S);
+        cJSON_AddNumberToObject(o, "ms_per_call", round_to(med, 10));
+        cJSON_AddNumberToObject(o, "clips_per_s", round_to(cps, 1000));
+        cJSON_AddNumberToObject(o, "gmac_per_s", round_to(cps * 27.8 * F / 16.0, 100));
+        cJSON_AddNumberToObject(o, "fvd2048_16f_hours", round_to(4096.0 / cps / 3600.0 * 16.0 / (double)F, 100));
+        cJSON *sp = cJSON_AddObjectToObject(o, "profiled_split_s");
+        cJSON_AddNumberToObject(sp, "total", round_to(tp, 1000));
+        cJSON_AddNumberToObject(sp, "upload", round_to(p1.upload_s - p0.upload_s, 1000));
+        cJSON_AddNumberToObject(sp, "resize", round_to(p1.resize_s - p0.resize_s, 1000));
+        cJSON_AddNumberToObject(sp, "im2col", round_to(p1.im2col_s - p0.im2col_s, 1000));
+        cJSON_AddNumberToObject(sp, "gemm", round_to(p1.gemm_s - p0.gemm_s, 1000));
+        cJSON_AddNumberToObject(sp, "bias_relu", round_to(p1.bias_relu_s - p0.bias_relu_s, 1000));
+        cJSON_AddNumberToObject(sp, "maxpool", round_to(p1.maxpool_s - p0.maxpool_s, 1000));
+        cJSON_AddNumberToObject(sp, "logits", round_to(p1.logits_s - p0.logits_s, 1000));
+        cJSON_AddBoolToObject(o, "finite", finite);
+        cJSON_AddNumberToObject(o, "repeat", (double)repeat);
+        cJSON_AddStringToObject(o, "device", sv_ctx_info(ctx)->name);
+        if (print_json(o))
+            goto done;
+    }
+    rc = 0;
+done:
+    sv_i3d_free(net);
+    sv_ctx_destroy(ctx);
+    free(clips);
+    free(feats);
+    free(ms);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("bench: which benchmark? (svgan bench gemm|ops|sample|train; try 'svgan bench --help')");
+        cli_error("bench: which benchmark? (svgan bench gemm|ops|sample|train|i3d; try 'svgan bench --help')");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -1207,7 +1442,8 @@ int cmd_bench(int argc, char **argv)
                "  gemm       svgan GEMM vs OpenBLAS (GFLOP/s per shape, JSON lines)\n"
                "  ops        forward/backward time of every G and D layer op at a benchmark config\n"
                "  sample     frames/s of the generator's streaming sampler, at t = 0 and t = 100000\n"
-               "  train      seconds per training iteration (G, D and R1 phases) at a benchmark config\n\n"
+               "  train      seconds per training iteration (G, D and R1 phases) at a benchmark config\n"
+               "  i3d        clips/s of the I3D FVD detector at input sizes 64 and 256 (16 frames)\n\n"
                "See svgan-bench(1) and 'svgan bench <benchmark> --help'.\n");
         return 0;
     }
@@ -1219,6 +1455,8 @@ int cmd_bench(int argc, char **argv)
         return bench_sample(argc - 1, argv + 1);
     if (!strcmp(argv[1], "train"))
         return bench_train(argc - 1, argv + 1);
-    cli_error("bench: unknown benchmark '%s' (available: gemm, ops, sample, train)", argv[1]);
+    if (!strcmp(argv[1], "i3d"))
+        return bench_i3d(argc - 1, argv + 1);
+    cli_error("bench: unknown benchmark '%s' (available: gemm, ops, sample, train, i3d)", argv[1]);
     return 2;
 }

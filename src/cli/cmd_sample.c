@@ -13,6 +13,8 @@
 
 #include "cli.h"
 
+#define DEMO_CHECKPOINT "demo-tiny32.svgan" /* in data/, installed in $(pkgdatadir) */
+
 typedef struct sample_opts {
     const char *checkpoint, *output, *device, *image_format;
     uint64_t *seeds;
@@ -27,9 +29,10 @@ typedef struct sample_opts {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: svgan sample --checkpoint FILE -o OUTPUT [options]\n"
+            "usage: svgan sample [--checkpoint FILE] -o OUTPUT [options]\n"
             "Render videos with a model's (EMA) generator; see svgan-sample(1).\n"
-            "  --checkpoint FILE       model file (svgan init / svgan train)\n"
+            "  --checkpoint FILE       model file (svgan init / svgan train); default: the shipped demo\n"
+            "                          model " DEMO_CHECKPOINT " (tiny32, trained on the demo dataset)\n"
             "  -o, --output PATH       video file (.mp4 .mkv .webm .avi .mov) or a directory of frames\n"
             "  --seed N                seed of the first video (default 0); video i uses N+i\n"
             "  --seeds LIST            explicit seeds, e.g. 1,5,10-12\n"
@@ -196,8 +199,28 @@ static int make_dir(const char *d)
     return 0;
 }
 
+/* The demo model shipped in data/ (trained by svgan train; see README): $SVGAN_DATA_DIR, then
+ * data/ next to $SVGAN_KERNEL_DIR (a source tree), then the install directory. */
+static const char *default_checkpoint(char *buf, size_t n)
+{
+    const char *dd = getenv("SVGAN_DATA_DIR"), *kd = getenv("SVGAN_KERNEL_DIR");
+    if (dd && *dd) {
+        snprintf(buf, n, "%s/%s", dd, DEMO_CHECKPOINT);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    if (kd && *kd) {
+        snprintf(buf, n, "%s/../data/%s", kd, DEMO_CHECKPOINT);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    snprintf(buf, n, "%s/%s", SVGAN_DATADIR, DEMO_CHECKPOINT);
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 int cmd_sample(int argc, char **argv)
 {
+    char default_ck[4200];
     sample_opts o;
     memset(&o, 0, sizeof o);
     o.frames = -1;
@@ -310,8 +333,13 @@ int cmd_sample(int argc, char **argv)
             goto out;
         }
     }
-    if (!o.checkpoint || !o.output) {
-        cli_error("sample: --checkpoint FILE and -o OUTPUT are required (see 'svgan sample --help')");
+    if (!o.output) {
+        cli_error("sample: -o OUTPUT is required (see 'svgan sample --help')");
+        goto out;
+    }
+    if (!o.checkpoint && !(o.checkpoint = default_checkpoint(default_ck, sizeof default_ck))) {
+        cli_error("sample: no --checkpoint and no demo model %s found (set SVGAN_DATA_DIR or install svgan)",
+                  DEMO_CHECKPOINT);
         goto out;
     }
     if (o.cm_grid && !o.grid_r) {

@@ -29,6 +29,8 @@ struct sv_trainer {
     double *tf;
     int64_t tok_cap;
     int *pool;
+    int64_t *len, nlen;        /* dataset video lengths (capped at M) for fake clips */
+    double aug_p, ada_acc;     /* augmentation state (reserved; 0 until ADA) */
 };
 
 enum { P_Z = 0, P_MOTION = 1, P_TIMES = 2 };
@@ -81,47 +83,21 @@ static uint64_t stream_of(int64_t iter, int phase, int purpose)
 static int draw_times(const sv_trainer *tr, int64_t iter, int phase, double *t, int *pool)
 {
     const int64_t B = tr->o.batch, k = tr->k;
-    const int L = tr->o.fake_video_len > 0 ? tr->o.fake_video_len : tr->cfg.max_num_frames;
-    const int hi = (L - 1 < tr->o.max_dist) ? L - 1 : tr->o.max_dist;
-    int dists[16], nd = 0;
-    for (int d = 1; d <= 2048; d *= 2)
-        if (d >= k - 1 && d <= hi)
-            dists[nd++] = d;
-    if (!nd)
-        return -1;
+    const int L0 = tr->o.fake_video_len > 0 ? tr->o.fake_video_len : tr->cfg.max_num_frames;
     const int64_t stride = k + 2;
     for (int64_t b = 0; b < B; b++) {
-        double u[2];
-        sv_rng_uniform_f64(tr->o.seed, stream_of(iter, phase, P_TIMES), (uint64_t)(b * stride), 2, u);
-        int T = dists[(int)(u[0] * nd)];
-        double s = u[1] * (double)(L - T - 1);
-        double *tb = t + b * k;
-        tb[0] = s;
-        if (k >= 2)
-            tb[1] = s + T;
-        /* k − 2 distinct offsets from {1 … T−1}: partial Fisher–Yates */
-        int n = T - 1;
-        for (int i = 0; i < n; i++)
-            pool[i] = i + 1;
-        for (int64_t j = 0; j + 2 < k; j++) {
+        int64_t L = L0;
+        if (tr->nlen > 0) { /* per-clip L from a random dataset video */
             double w;
-            sv_rng_uniform_f64(tr->o.seed, stream_of(iter, phase, P_TIMES), (uint64_t)(b * stride + 2 + j), 1, &w);
-            int idx = (int)j + (int)(w * (double)(n - (int)j));
-            int tmp = pool[j];
-            pool[j] = pool[idx];
-            pool[idx] = tmp;
-            tb[2 + j] = s + pool[j];
+            sv_rng_uniform_f64(tr->o.seed, SV_TRAIN_STREAM + 8 * (uint64_t)iter + 6 + (uint64_t)phase, (uint64_t)b, 1,
+                               &w);
+            L = tr->len[(int64_t)(w * (double)tr->nlen)];
         }
-        /* sort (insertion; k is small) */
-        for (int64_t i = 1; i < k; i++) {
-            double x = tb[i];
-            int64_t j = i;
-            while (j > 0 && tb[j - 1] > x) {
-                tb[j] = tb[j - 1];
-                j--;
-            }
-            tb[j] = x;
-        }
+        double u[66];
+        sv_rng_uniform_f64(tr->o.seed, stream_of(iter, phase, P_TIMES), (uint64_t)(b * stride),
+                           (size_t)(k > 2 ? k : 2), u);
+        if (sv_clip_times((int)k, L, tr->o.max_dist, 1, u, t + b * k, pool))
+            return -1;
     }
     return 0;
 }
@@ -177,6 +153,9 @@ static int check_opts(sv_ctx *ctx, const sv_mconfig *c, const sv_trainer_opts *o
         return sv_seterr(e, SV_ERR_INVALID, "trainer: unknown NaN policy %d", (int)o->nan_policy);
     const int L = o->fake_video_len > 0 ? o->fake_video_len : c->max_num_frames;
     const int64_t k = c->frames_per_clip;
+    if (k > 64)
+        return sv_seterr(e, SV_ERR_INVALID, "trainer: frames_per_clip %lld: the trainer supports 1..64",
+                         (long long)k);
     if (L > 1000000000)
         return sv_seterr(e, SV_ERR_INVALID, "trainer: fake_video_len %d too large", L);
     int ok = 0;
@@ -268,6 +247,7 @@ void sv_trainer_free(sv_trainer *tr)
     free(tr->tokh);
     free(tr->tf);
     free(tr->pool);
+    free(tr->len);
     free(tr);
 }
 
@@ -490,4 +470,44 @@ void sv_trainer_set_counters(sv_trainer *tr, int64_t iteration, int64_t cur_nimg
     tr->nimg = cur_nimg;
     tr->steps[0] = steps_g;
     tr->steps[1] = steps_d;
+}
+
+int sv_trainer_set_video_lengths(sv_trainer *tr, const int64_t *len, int64_t n)
+{
+    if (!tr || n < 0 || (n && !len))
+        return SV_ERR_INVALID;
+    int64_t *c = NULL;
+    if (n) {
+        int dists[12];
+        const int M = tr->cfg.max_num_frames;
+        if (!(c = malloc((size_t)n * sizeof *c)))
+            return sv_seterr(sv_ctx_err(tr->ctx), SV_ERR_NOMEM, "trainer: out of memory");
+        for (int64_t v = 0; v < n; v++) {
+            c[v] = len[v] < M ? len[v] : M;
+            if (c[v] < 1 || !sv_clip_spans((int)tr->k, c[v], tr->o.max_dist, dists)) {
+                free(c);
+                return sv_seterr(sv_ctx_err(tr->ctx), SV_ERR_INVALID,
+                                 "trainer: video %lld has %lld frames: too short for clips of k = %lld frames",
+                                 (long long)v, (long long)len[v], (long long)tr->k);
+            }
+        }
+    }
+    free(tr->len);
+    tr->len = c;
+    tr->nlen = n;
+    return 0;
+}
+
+void sv_trainer_aug_state(const sv_trainer *tr, double *p, double *acc)
+{
+    if (p)
+        *p = tr->aug_p;
+    if (acc)
+        *acc = tr->ada_acc;
+}
+
+void sv_trainer_set_aug_state(sv_trainer *tr, double p, double acc)
+{
+    tr->aug_p = p;
+    tr->ada_acc = acc;
 }
