@@ -141,6 +141,68 @@ if "$bin" devices >/dev/null 2>&1; then
         { echo "FAIL train SIGINT + resume: tensors differ from the straight run"; fail=1; }
     rm -rf "$work"
 fi
+# svgan fvd: argument and input errors (no device needed), then end to end with random I3D weights.
+fw=$(mktemp -d)
+i3d_rand="${SVGAN_SHARED_DIR:-}/reference/i3d-random-s0/i3d-random.bin"
+t "fvd --help" 0 "$bin" fvd --help
+t "fvd unknown option" 2 "$bin" fvd --bogus; one_line_err "fvd unknown option"
+t "fvd no weights" 1 env -u SVGAN_I3D "$bin" fvd --real demo --checkpoint "$fw/m.safetensors"
+one_line_err "fvd no weights"
+grep -q 'rgb_scratch' /tmp/svgan-cli-err.$$ || { echo "FAIL fvd no weights: message should say where to get them"; fail=1; }
+t "fvd missing weights" 1 "$bin" fvd --real demo --checkpoint "$fw/m.safetensors" --i3d "$fw/none.bin"
+one_line_err "fvd missing weights"
+head -c 1000 /dev/zero > "$fw/short.bin"
+t "fvd wrong-size weights" 1 "$bin" fvd --real demo --checkpoint "$fw/m.safetensors" --i3d "$fw/short.bin"
+one_line_err "fvd wrong-size weights"
+grep -q '50818176' /tmp/svgan-cli-err.$$ || { echo "FAIL fvd wrong-size weights: message should give the size"; fail=1; }
+if [ -f "$i3d_rand" ]; then
+    mkdir "$fw/empty"
+    t "fvd empty dataset" 1 "$bin" fvd --real "$fw/empty" --checkpoint "$fw/m.safetensors" --i3d "$i3d_rand"
+    one_line_err "fvd empty dataset"
+    t "fvd fewer videos than requested" 1 "$bin" fvd --real demo --num-videos 100 --checkpoint "$fw/m.safetensors" \
+        --i3d "$i3d_rand"
+    one_line_err "fvd fewer videos than requested"
+    t "fvd too few frames" 2 "$bin" fvd --real demo --frames 8 --checkpoint "$fw/m.safetensors" --i3d "$i3d_rand"
+    one_line_err "fvd too few frames"
+    t "fvd 128f on 64-frame videos" 1 "$bin" fvd --real demo --protocol fvd2048_128f --num-videos 4 \
+        --checkpoint "$fw/m.safetensors" --i3d "$i3d_rand"
+    one_line_err "fvd 128f on 64-frame videos"
+else
+    echo "no $i3d_rand: fvd weight-dependent checks skipped"
+fi
+if [ -f "$i3d_rand" ] && "$bin" devices >/dev/null 2>&1; then
+    jnum() { # jnum KEY FILE: the number after "KEY": on the last line
+        tail -n 1 "$2" | sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p"
+    }
+    t "fvd init tiny32" 0 "$bin" init --preset tiny32 -o "$fw/m.safetensors"
+    t "fvd refuses unofficial weights" 1 "$bin" fvd --real demo --num-videos 4 --checkpoint "$fw/m.safetensors" \
+        --i3d "$i3d_rand"
+    one_line_err "fvd refuses unofficial weights"
+    # a dataset against itself at the same offsets: FVD 0 (identical features)
+    "$bin" fvd --real demo --fake demo --fake-offsets random --num-videos 4 --frames 16 --i3d "$i3d_rand" \
+        --allow-unofficial-weights --real-stats "$fw/real.st" > "$fw/rr.out" 2>"$fw/rr.err" \
+        || { echo "FAIL fvd real vs real: exit $?"; cat "$fw/rr.err"; fail=1; }
+    v=$(jnum fvd "$fw/rr.out")
+    if [ -n "$v" ] && awk "BEGIN{exit !($v >= 0 && $v < 1e-6)}"; then echo "ok   fvd real vs real = $v"
+    else echo "FAIL fvd real vs real: fvd '$v', want ~0"; cat "$fw/rr.out"; fail=1; fi
+    grep -q '"comparable":false' "$fw/rr.out" || { echo "FAIL fvd real vs real: not labelled not comparable"; fail=1; }
+    grep -q 'NOT COMPARABLE' "$fw/rr.out" || { echo "FAIL fvd real vs real: human line lacks NOT COMPARABLE"; fail=1; }
+    grep -q '"stats":"miss' "$fw/rr.out" || { echo "FAIL fvd real vs real: first run should compute the stats"; fail=1; }
+    [ -s "$fw/real.st" ] || { echo "FAIL fvd: no real statistics cache written"; fail=1; }
+    # the model against the same real clips: the cached statistics are reused; JSON only
+    "$bin" fvd --json --real demo --checkpoint "$fw/m.safetensors" --num-videos 4 --frames 16 --i3d "$i3d_rand" \
+        --allow-unofficial-weights --real-stats "$fw/real.st" --features-out "$fw/feat.safetensors" \
+        > "$fw/rc.out" 2>"$fw/rc.err" || { echo "FAIL fvd real vs checkpoint: exit $?"; cat "$fw/rc.err"; fail=1; }
+    v=$(jnum fvd "$fw/rc.out")
+    if [ -n "$v" ] && awk "BEGIN{exit !($v > 0.001)}"; then echo "ok   fvd real vs checkpoint = $v"
+    else echo "FAIL fvd real vs checkpoint: fvd '$v', want > 0"; cat "$fw/rc.out"; fail=1; fi
+    [ "$(wc -l < "$fw/rc.out")" -eq 1 ] || { echo "FAIL fvd --json: more than one line"; fail=1; }
+    grep -q '"stats":"hit"' "$fw/rc.out" || { echo "FAIL fvd: cached real statistics not reused"; fail=1; }
+    [ "$(jnum num_fake "$fw/rc.out")" = 4 ] || { echo "FAIL fvd: num_fake"; fail=1; }
+    [ -s "$fw/feat.safetensors" ] && grep -q 'fake.features' "$fw/feat.safetensors" \
+        || { echo "FAIL fvd --features-out"; fail=1; }
+fi
+rm -rf "$fw"
 # svgan dataset: info / make (no device needed).
 dw=$(mktemp -d)
 t "dataset --help" 0 "$bin" dataset --help

@@ -11,6 +11,7 @@ int cmd_init(int argc, char **argv);
 int cmd_parity(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_fvd(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
 /* "svgan: <msg>" on stderr, one line. */

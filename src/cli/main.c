@@ -65,6 +65,7 @@ static const struct {
     {"init", cmd_init, "write a randomly initialised model (svgan init --preset NAME -o FILE)"},
     {"sample", cmd_sample, "render videos from a model"},
     {"train", cmd_train, "train StyleGAN-V on videos (default: the procedural demo dataset)"},
+    {"fvd", cmd_fvd, "Frechet Video Distance of a model or dataset against real videos"},
     {"dataset", cmd_dataset, "inspect a video dataset or convert one to frame folders"},
     {"parity", cmd_parity, "compare svgan with an official reference bundle"},
     {"bench", cmd_bench, "benchmarks (gemm, ops)"},
