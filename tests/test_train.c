@@ -321,6 +321,11 @@ static int state_diff(sv_trainer *a, sv_trainer *b)
     nd += sv_trainer_cur_nimg(a) != sv_trainer_cur_nimg(b);
     nd += sv_trainer_adam_steps(a, 0) != sv_trainer_adam_steps(b, 0);
     nd += sv_trainer_adam_steps(a, 1) != sv_trainer_adam_steps(b, 1);
+    double pa, pb, sa, sb;
+    int64_t ca, cb;
+    sv_trainer_aug_state(a, &pa, &sa, &ca);
+    sv_trainer_aug_state(b, &pb, &sb, &cb);
+    nd += pa != pb || sa != sb || ca != cb;
     return nd;
 }
 
@@ -329,10 +334,18 @@ static void tmp_path(char *buf, size_t n, const char *tag)
     snprintf(buf, n, "%s/svgan-test-train-%ld-%s.svgan", P_tmpdir, (long)getpid(), tag);
 }
 
+/* _i = 0: no augmentation; 1: ADA with p > 0 from the start, p updated every
+ * 2 iterations, so the save at iteration 3 falls between two updates. */
 START_TEST(resume)
 {
     run r;
     run_setup(&r);
+    if (_i == 1) {
+        r.o.aug = SV_AUGMODE_ADA;
+        r.o.aug_p = 0.3;
+        r.o.ada_interval = 2;
+        r.o.ada_kimg = 0.1; /* step 2·2/100 = 0.04 */
+    }
     sv_err e = {0};
     char path[512];
     tmp_path(path, sizeof path, "resume");
@@ -347,7 +360,11 @@ START_TEST(resume)
     TU_OK(r.ctx, sv_trainer_new(r.ctx, &r.cfg, &r.o, &b));
     TU_OK(r.ctx, sv_trainer_set_video_lengths(b, r.lens, 8));
     iterate(&r, b, 3, &r1b);
-    sv_trainer_set_aug_state(b, 0.25, -3.5);
+    double ap0, as0;
+    int64_t an0;
+    sv_trainer_aug_state(b, &ap0, &as0, &an0);
+    if (_i == 1)
+        ck_assert_msg(an0 == 2 && ap0 != 0.3, "ADA: %lld signs pending, p %g", (long long)an0, ap0);
     ck_assert_msg(sv_trainer_save(b, path, NULL, &e) == 0, "%s", e.msg);
     sv_trainer_free(b);
     b = NULL;
@@ -355,12 +372,14 @@ START_TEST(resume)
     sv_trainer_opts o2;
     ck_assert_msg(sv_trainer_checkpoint_info(path, &c2, &o2, &e) == 0, "%s", e.msg);
     ck_assert(o2.batch == 2 && o2.d_reg_interval == 4 && o2.seed == 11 && o2.lr_g == r.o.lr_g &&
-              o2.r1_gamma == r.o.r1_gamma && c2.frames_per_clip == 2);
+              o2.r1_gamma == r.o.r1_gamma && c2.frames_per_clip == 2 && o2.aug == r.o.aug &&
+              o2.aug_p == r.o.aug_p && o2.ada_interval == r.o.ada_interval && o2.ada_kimg == r.o.ada_kimg);
     TU_OK(r.ctx, sv_trainer_new(r.ctx, &c2, &o2, &b));
     ck_assert_msg(sv_trainer_load_state(b, path, &e) == 0, "%s", e.msg);
-    double ap, acc;
-    sv_trainer_aug_state(b, &ap, &acc);
-    ck_assert(ap == 0.25 && acc == -3.5);
+    double ap, as;
+    int64_t an;
+    sv_trainer_aug_state(b, &ap, &as, &an);
+    ck_assert(ap == ap0 && as == as0 && an == an0);
     ck_assert_int_eq(sv_trainer_iteration_count(b), 3);
     TU_OK(r.ctx, sv_trainer_set_video_lengths(b, r.lens, 8));
     iterate(&r, b, 2, &r1b);
@@ -480,7 +499,7 @@ int main(void)
     tcase_add_test(tc, spans);
     tcase_add_test(tc, real_clips);
     tcase_add_test(tc, fake_clips);
-    tcase_add_test(tc, resume);
+    tcase_add_loop_test(tc, resume, 0, 2);
     tcase_add_test(tc, atomic);
     tcase_add_test(tc, bad_files);
     suite_add_tcase(s, tc);

@@ -63,6 +63,10 @@ int sv_gemm_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, s
 /* Host OpenBLAS (loaded at run time after choosing a core type from CPUID when
  * OPENBLAS_CORETYPE is unset; see blas.c).  Row-major cblas_sgemm. */
 int sv_blas_load(sv_err *e);
+/* Puts the OpenBLAS core choice into the environment (once per process).  It
+ * calls setenv, so it runs before the first OpenCL call (sv_devices does it):
+ * later, driver threads may be reading the environment. */
+void sv_blas_prepare_env(void);
 const char *sv_blas_corename(void);
 /* Returns SV_OK, SV_ERR_BLAS (library not loaded) or SV_ERR_INVALID (sizes). */
 int sv_blas_sgemm(sv_trans ta, sv_trans tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -62,6 +62,19 @@ extern "C" {
 
 typedef enum sv_nan_policy { SV_NAN_SCRUB = 0, SV_NAN_FAIL = 1 } sv_nan_policy;
 
+/* Augmentation (spec §4.4; ops/augment.h): none, a fixed p, or ADA's adaptive p.
+ * With SV_AUGMODE_FIXED and aug_p = 0 the pipeline is skipped entirely (the
+ * official code creates no pipe then); otherwise fakes and reals go through
+ * the bgc pipeline (one draw per clip) in Gmain, Dmain and Dreg, G's gradient
+ * flows back through its exact adjoint and R1 is that of D(aug(x)) w.r.t. x
+ * (sv_discriminator_r1_aug).  Draw u of iteration i (0 Gmain fakes, 1 Dmain
+ * fakes, 2 Dmain reals, 3 Dreg reals) uses stream SV_TRAIN_AUG_STREAM + 4·i + u.
+ * ADA: sign(D(real)) of Dmain and Dreg is accumulated and every
+ * ada_interval iterations p ← max(0, p ± B·ada_interval/(ada_kimg·1000))
+ * toward aug_target. */
+typedef enum sv_aug_mode { SV_AUGMODE_NONE = 0, SV_AUGMODE_FIXED = 1, SV_AUGMODE_ADA = 2 } sv_aug_mode;
+#define SV_TRAIN_AUG_STREAM (SV_TRAIN_STREAM + ((uint64_t)1 << 36))
+
 typedef struct sv_trainer_opts {
     int64_t batch;          /* B, clips per iteration (default 4); frames per clip k = cfg frames_per_clip */
     double lr_g, lr_d;      /* base learning rates before the lazy adjustment (0.0025) */
@@ -76,6 +89,11 @@ typedef struct sv_trainer_opts {
     int fake_video_len;     /* L for fake times; ≤ 0 (default): max_num_frames */
     sv_nan_policy nan_policy; /* SV_NAN_SCRUB */
     uint64_t seed;          /* initialisation and training RNG (0) */
+    sv_aug_mode aug;        /* SV_AUGMODE_NONE (library default; svgan train defaults to ADA) */
+    double aug_p;           /* initial (ADA) or fixed p (0) */
+    double aug_target;      /* ADA target for E[sign D(real)] (0.6) */
+    double ada_kimg;        /* ADA speed: p can move by 1 in this many thousand clips (100, spec §9.7) */
+    int ada_interval;       /* iterations between p updates (4) */
 } sv_trainer_opts;
 
 void sv_trainer_opts_default(sv_trainer_opts *o);
@@ -101,6 +119,8 @@ typedef struct sv_trainer_stats {
     int64_t nonfinite_g, nonfinite_d, nonfinite_r1; /* non-finite gradient entries before hygiene */
     int nonfinite;           /* 1 when any of the three is > 0 */
     double time_g, time_d, time_r1, time_ema, time_total;
+    double aug_p;            /* augmentation probability used in this iteration (0 without augmentation) */
+    double ada_sign;         /* mean sign(D(real)) over this iteration's real logits (Dmain, Dreg); NaN without ADA */
 } sv_trainer_stats;
 
 typedef struct sv_trainer sv_trainer;
@@ -159,17 +179,18 @@ void sv_trainer_set_counters(sv_trainer *tr, int64_t iteration, int64_t cur_nimg
  * no span (sv_clip_spans() == 0). */
 int sv_trainer_set_video_lengths(sv_trainer *tr, const int64_t *len, int64_t n);
 
-/* Augmentation state kept in training checkpoints (ADA: p and the sign
- * accumulator; both 0 until ADA is integrated). */
-void sv_trainer_aug_state(const sv_trainer *tr, double *p, double *acc);
-void sv_trainer_set_aug_state(sv_trainer *tr, double p, double acc);
+/* Augmentation state kept in training checkpoints: p, and ADA's sign
+ * accumulator since the last p update (sum of sign(logit), count), so a run
+ * resumed between two updates continues exactly.  Any pointer nullable. */
+void sv_trainer_aug_state(const sv_trainer *tr, double *p, double *sign_sum, int64_t *count);
+void sv_trainer_set_aug_state(sv_trainer *tr, double p, double sign_sum, int64_t count);
 
 /* ---- training checkpoints (src/model/train_state.c; svgan-checkpoint(5)) ----
  * One safetensors file: the model file's "format" / "config" metadata and
  * G.*, G_ema.* (so svgan sample reads it), plus D.*, opt.G.m.*, opt.G.v.*,
  * opt.D.m.*, opt.D.v.* (Adam moments, one tensor per parameter, names of the
  * network) and metadata "training": JSON {"iteration", "cur_nimg",
- * "steps_g", "steps_d", "aug_p", "ada_acc", "options": {every
+ * "steps_g", "steps_d", "aug_p", "ada_sign_sum", "ada_count", "options": {every
  * sv_trainer_opts field; seed as a decimal string}}.  The trainer's draws are
  * counter-based on (seed, iteration), so these restore it exactly. */
 

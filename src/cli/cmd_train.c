@@ -138,6 +138,10 @@ static void usage(FILE *f)
             "  --seed N                seed of initialisation, latents and clip sampling (default 0)\n"
             "  --xflip | --no-xflip    mirrored copies of the videos (default on)\n"
             "  --resize auto|reject    frames not at the model resolution (default reject)\n"
+            "  --aug ada|fixed|none    ADA bgc augmentation: adaptive p (default), fixed p, or off\n"
+            "  --aug-p P               initial (ada) or constant (fixed) augmentation probability (default 0)\n"
+            "  --aug-target X          ADA target for the mean sign of D(real) (default 0.6)\n"
+            "  --ada-kimg N            ADA speed: p may change by 1 per N thousand clips (default 100)\n"
             "  --nan-policy scrub|fail non-finite gradients (default scrub)\n"
             "  --grid RxC              sample grid of each snapshot (default 4x4)\n"
             "  --sample-frames N       frames of each sample video (default 32)\n"
@@ -282,6 +286,19 @@ static int apply(train_opts *o, const char *k, const char *v)
         if (integer(k, v, 1, 2048, &ll))
             return -1;
         o->to.max_dist = (int)ll;
+    } else if (!strcmp(k, "aug")) {
+        if (strcmp(v, "ada") && strcmp(v, "fixed") && strcmp(v, "none"))
+            return bad(k, v, "ada, fixed or none");
+        o->to.aug = !strcmp(v, "ada") ? SV_AUGMODE_ADA : !strcmp(v, "fixed") ? SV_AUGMODE_FIXED : SV_AUGMODE_NONE;
+    } else if (!strcmp(k, "aug-p")) {
+        if (num(k, v, 0, 1e6, &o->to.aug_p))
+            return -1;
+    } else if (!strcmp(k, "aug-target")) {
+        if (num(k, v, -1, 1, &o->to.aug_target))
+            return -1;
+    } else if (!strcmp(k, "ada-kimg")) {
+        if (num(k, v, 1e-6, 1e9, &o->to.ada_kimg))
+            return -1;
     } else if (!strcmp(k, "nan-policy")) {
         if (strcmp(v, "scrub") && strcmp(v, "fail"))
             return bad(k, v, "scrub or fail");
@@ -625,8 +642,8 @@ static double now_s(void)
 }
 
 typedef struct tick_acc {
-    int64_t n, nr1, nf_g, nf_d, nf_r1;
-    double loss_g, loss_d, lf, lr, loss_r1, pen, t_data, t_g, t_d, t_r1, t_ema;
+    int64_t n, nr1, nf_g, nf_d, nf_r1, nsign;
+    double sign, loss_g, loss_d, lf, lr, loss_r1, pen, t_data, t_g, t_d, t_r1, t_ema;
 } tick_acc;
 
 /* The loop options as a JSON object of option texts (saved as "train_loop"). */
@@ -700,6 +717,7 @@ int cmd_train(int argc, char **argv)
     o.demo_videos = 32;
     o.demo_frames = 64;
     sv_trainer_opts_default(&o.to);
+    o.to.aug = SV_AUGMODE_ADA; /* the StyleGAN-V recipe (spec 4.4); the library default is none */
 
     int rc = 2;
     kvlist cli = {0}, file = {0}, saved = {0};
@@ -1076,6 +1094,10 @@ int cmd_train(int argc, char **argv)
         acc.loss_d += st.loss_d;
         acc.lf += st.logits_fake_d;
         acc.lr += st.logits_real;
+        if (!isnan(st.ada_sign)) {
+            acc.sign += st.ada_sign;
+            acc.nsign++;
+        }
         acc.nf_g += st.nonfinite_g;
         acc.nf_d += st.nonfinite_d;
         acc.nf_r1 += st.nonfinite_r1;
@@ -1096,9 +1118,9 @@ int cmd_train(int argc, char **argv)
         const double rate = el > 0 ? (double)(nimg - nimg_start) / 1000.0 / el : 0;
         if (tty) {
             const double eta = rate > 0 ? ((double)(total_nimg - nimg) / 1000.0) / rate : 0;
-            fprintf(stderr, "\rkimg %.3f/%g  %.3f kimg/s  ETA %02d:%02d:%02d  G %.4f  D %.4f   ", nimg / 1000.0,
-                    o.kimg, rate, (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60), st.loss_g,
-                    st.loss_d);
+            fprintf(stderr, "\rkimg %.3f/%g  %.3f kimg/s  ETA %02d:%02d:%02d  G %.4f  D %.4f  p %.3f   ",
+                    nimg / 1000.0, o.kimg, rate, (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60),
+                    st.loss_g, st.loss_d, st.aug_p);
             fflush(stderr);
         }
         if (!done && !first && nimg < tick_start_nimg + tick_nimg)
@@ -1131,8 +1153,8 @@ int cmd_train(int argc, char **argv)
                 }
             }
         }
-        double ap, aacc;
-        sv_trainer_aug_state(tr, &ap, &aacc);
+        double ap;
+        sv_trainer_aug_state(tr, &ap, NULL, NULL);
         const double n = acc.n ? (double)acc.n : 1;
         cJSON *lj = cJSON_CreateObject();
         if (!lj)
@@ -1159,6 +1181,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(lj, "sec_ema", acc.t_ema / n);
         cJSON_AddNumberToObject(lj, "kimg_per_s", rate);
         cJSON_AddNumberToObject(lj, "aug_p", ap);
+        cJSON_AddNumberToObject(lj, "ada_sign_real", acc.nsign ? acc.sign / (double)acc.nsign : NAN);
         cJSON_AddNumberToObject(lj, "elapsed_s", el);
         if (snap)
             cJSON_AddStringToObject(lj, "checkpoint", ck);

@@ -1,9 +1,12 @@
 /* svgan — command-line entry point: dispatch to subcommands. */
 #include "config.h"
 
+#include <execinfo.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -81,8 +84,32 @@ static void usage(FILE *f)
                "See svgan(1) and 'svgan <command> --help'.\n");
 }
 
+/* A crash (in svgan or in an OpenCL driver) prints one line and a raw backtrace before the default
+ * action, so a report can say where it happened.  Only async-signal-safe calls. */
+static void crash_handler(int sig)
+{
+    static const char msg[] = "svgan: fatal signal (crash); backtrace follows — please report it\n";
+    ssize_t wr = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)wr;
+    void *frames[64];
+    int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, STDERR_FILENO);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_crash_handler(void)
+{
+    void *warm[1];
+    backtrace(warm, 1); /* loads libgcc now, not inside the handler */
+    const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], crash_handler);
+}
+
 int main(int argc, char **argv)
 {
+    install_crash_handler();
     if (argc < 2) {
         usage(stderr);
         return 2;

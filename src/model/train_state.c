@@ -43,7 +43,10 @@ static cJSON *opts_json(const sv_trainer_opts *o)
         !cJSON_AddNumberToObject(j, "max_dist", o->max_dist) ||
         !cJSON_AddNumberToObject(j, "fake_video_len", o->fake_video_len) ||
         !cJSON_AddStringToObject(j, "nan_policy", o->nan_policy == SV_NAN_FAIL ? "fail" : "scrub") ||
-        !cJSON_AddStringToObject(j, "seed", seed)) {
+        !cJSON_AddStringToObject(j, "seed", seed) ||
+        !cJSON_AddStringToObject(j, "aug", o->aug == SV_AUGMODE_ADA ? "ada" : o->aug == SV_AUGMODE_FIXED ? "fixed" : "none") ||
+        !cJSON_AddNumberToObject(j, "aug_p", o->aug_p) || !cJSON_AddNumberToObject(j, "aug_target", o->aug_target) ||
+        !cJSON_AddNumberToObject(j, "ada_kimg", o->ada_kimg) || !cJSON_AddNumberToObject(j, "ada_interval", o->ada_interval)) {
         cJSON_Delete(j);
         return NULL;
     }
@@ -106,6 +109,22 @@ static int opts_from_json(const cJSON *j, sv_trainer_opts *o, const char *path, 
     errno = 0;
     if (!cJSON_IsString(sd) || !*sd->valuestring || (o->seed = strtoull(sd->valuestring, &end, 10), *end) || errno)
         return sv_seterr(e, SV_ERR_FORMAT, "%s: training state: 'seed' must be a decimal string", path);
+    /* augmentation options (absent in the first training checkpoints: the defaults, no augmentation) */
+    const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "aug");
+    if (am) {
+        if (!cJSON_IsString(am) || (strcmp(am->valuestring, "none") && strcmp(am->valuestring, "fixed") &&
+                                    strcmp(am->valuestring, "ada")))
+            return sv_seterr(e, SV_ERR_FORMAT, "%s: training state: 'aug' must be \"none\", \"fixed\" or \"ada\"", path);
+        o->aug = !strcmp(am->valuestring, "ada") ? SV_AUGMODE_ADA
+                 : !strcmp(am->valuestring, "fixed") ? SV_AUGMODE_FIXED : SV_AUGMODE_NONE;
+        int64_t iv;
+        int rc;
+        if ((rc = get_num(j, "aug_p", &o->aug_p, path, e)) || (rc = get_num(j, "aug_target", &o->aug_target, path, e)) ||
+            (rc = get_num(j, "ada_kimg", &o->ada_kimg, path, e)) ||
+            (rc = get_int(j, "ada_interval", 1, 1 << 30, &iv, path, e)))
+            return rc;
+        o->ada_interval = (int)iv;
+    }
     return 0;
 }
 
@@ -121,12 +140,14 @@ int sv_trainer_save(sv_trainer *tr, const char *path, const char *const *extra_m
     cJSON *t = cJSON_CreateObject();
     cJSON *oj = opts_json(sv_trainer_options(tr));
     double ap, acc;
-    sv_trainer_aug_state(tr, &ap, &acc);
+    int64_t acn;
+    sv_trainer_aug_state(tr, &ap, &acc, &acn);
     if (!cj || !w || !t || !oj || !cJSON_AddNumberToObject(t, "iteration", (double)sv_trainer_iteration_count(tr)) ||
         !cJSON_AddNumberToObject(t, "cur_nimg", (double)sv_trainer_cur_nimg(tr)) ||
         !cJSON_AddNumberToObject(t, "steps_g", (double)sv_trainer_adam_steps(tr, 0)) ||
         !cJSON_AddNumberToObject(t, "steps_d", (double)sv_trainer_adam_steps(tr, 1)) ||
-        !cJSON_AddNumberToObject(t, "aug_p", ap) || !cJSON_AddNumberToObject(t, "ada_acc", acc)) {
+        !cJSON_AddNumberToObject(t, "aug_p", ap) || !cJSON_AddNumberToObject(t, "ada_sign_sum", acc) ||
+        !cJSON_AddNumberToObject(t, "ada_count", (double)acn)) {
         cJSON_Delete(oj);
         rc = sv_seterr(e, SV_ERR_NOMEM, "out of host memory");
         goto out;
@@ -276,14 +297,15 @@ int sv_trainer_load_state(sv_trainer *tr, const char *path, sv_err *e)
     int rc = open_state(path, &f, &c, &tj, e);
     if (rc)
         return rc;
-    int64_t it = 0, nimg = 0, sg = 0, sd = 0;
+    int64_t it = 0, nimg = 0, sg = 0, sd = 0, acn = 0;
     double ap = 0, acc = 0;
     sv_trainer_opts o;
     if ((rc = get_int(tj, "iteration", 0, (int64_t)1 << 52, &it, path, e)) ||
         (rc = get_int(tj, "cur_nimg", 0, (int64_t)1 << 52, &nimg, path, e)) ||
         (rc = get_int(tj, "steps_g", 0, (int64_t)1 << 52, &sg, path, e)) ||
         (rc = get_int(tj, "steps_d", 0, (int64_t)1 << 52, &sd, path, e)) || (rc = get_num(tj, "aug_p", &ap, path, e)) ||
-        (rc = get_num(tj, "ada_acc", &acc, path, e)) ||
+        (rc = get_num(tj, "ada_sign_sum", &acc, path, e)) ||
+        (rc = get_int(tj, "ada_count", 0, (int64_t)1 << 52, &acn, path, e)) ||
         (rc = opts_from_json(cJSON_GetObjectItemCaseSensitive(tj, "options"), &o, path, e)))
         goto out;
     if (!same_cfg(&c, sv_generator_config(sv_trainer_generator(tr)))) {
@@ -303,7 +325,7 @@ int sv_trainer_load_state(sv_trainer *tr, const char *path, sv_err *e)
         if ((rc = sv_params_load(set_of(tr, s), f, set_prefix[s], 1, e)))
             goto out;
     sv_trainer_set_counters(tr, it, nimg, sg, sd);
-    sv_trainer_set_aug_state(tr, ap, acc);
+    sv_trainer_set_aug_state(tr, ap, acc, acn);
 out:
     cJSON_Delete(tj);
     sv_st_close(f);

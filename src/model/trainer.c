@@ -30,7 +30,7 @@ struct sv_trainer {
     int64_t tok_cap;
     int *pool;
     int64_t *len, nlen;        /* dataset video lengths (capped at M) for fake clips */
-    double aug_p, ada_acc;     /* augmentation state (reserved; 0 until ADA) */
+    sv_ada_state ada;          /* augmentation p (all modes) and ADA's sign accumulator */
 };
 
 enum { P_Z = 0, P_MOTION = 1, P_TIMES = 2 };
@@ -72,6 +72,11 @@ void sv_trainer_opts_default(sv_trainer_opts *o)
     o->fake_video_len = 0;
     o->nan_policy = SV_NAN_SCRUB;
     o->seed = 0;
+    o->aug = SV_AUGMODE_NONE;
+    o->aug_p = 0;
+    o->aug_target = 0.6;
+    o->ada_kimg = 100;
+    o->ada_interval = 4;
 }
 
 static uint64_t stream_of(int64_t iter, int phase, int purpose)
@@ -151,6 +156,12 @@ static int check_opts(sv_ctx *ctx, const sv_mconfig *c, const sv_trainer_opts *o
         return sv_seterr(e, SV_ERR_INVALID, "trainer: w_avg_beta must be in [0, 1]");
     if (o->nan_policy != SV_NAN_SCRUB && o->nan_policy != SV_NAN_FAIL)
         return sv_seterr(e, SV_ERR_INVALID, "trainer: unknown NaN policy %d", (int)o->nan_policy);
+    if (o->aug != SV_AUGMODE_NONE && o->aug != SV_AUGMODE_FIXED && o->aug != SV_AUGMODE_ADA)
+        return sv_seterr(e, SV_ERR_INVALID, "trainer: unknown augmentation mode %d", (int)o->aug);
+    if (!(o->aug_p >= 0) || !isfinite(o->aug_p))
+        return sv_seterr(e, SV_ERR_INVALID, "trainer: aug_p %g must be finite and >= 0", o->aug_p);
+    if (!isfinite(o->aug_target) || !(o->ada_kimg > 0) || !isfinite(o->ada_kimg) || o->ada_interval < 1)
+        return sv_seterr(e, SV_ERR_INVALID, "trainer: ADA needs a finite target, ada_kimg > 0 and an interval >= 1");
     const int L = o->fake_video_len > 0 ? o->fake_video_len : c->max_num_frames;
     const int64_t k = c->frames_per_clip;
     if (k > 64)
@@ -197,6 +208,10 @@ int sv_trainer_new(sv_ctx *ctx, const sv_mconfig *cfg, const sv_trainer_opts *op
     tr->hp.r1_gamma = o.r1_gamma >= 0 ? o.r1_gamma : 0.0002 * (double)cfg->resolution * cfg->resolution / (double)o.batch;
     const double ema_kimg = o.ema_kimg > 0 ? o.ema_kimg : (double)o.batch * 10.0 / 32.0;
     tr->hp.ema_beta = pow(0.5, (double)o.batch / (ema_kimg * 1000.0));
+    if ((rc = sv_ada_init(&tr->ada, o.aug_p, o.aug_target, o.batch, o.ada_kimg, o.ada_interval, sv_ctx_err(ctx)))) {
+        free(tr);
+        return rc;
+    }
 
     if ((rc = sv_generator_new(ctx, cfg, &tr->g)) || (rc = sv_generator_new(ctx, cfg, &tr->g_ema)) ||
         (rc = sv_discriminator_new(ctx, cfg, &tr->d)) || (rc = sv_generator_init(tr->g, o.seed)) ||
@@ -330,6 +345,43 @@ static int hygiene_and_step(sv_trainer *tr, int w, const char *phase, int64_t *c
     return rc;
 }
 
+/* The augmentation plan of draw u (0 Gmain fakes, 1 Dmain fakes, 2 Dmain
+ * reals, 3 Dreg reals) of the current iteration. */
+static int aug_plan(sv_trainer *tr, int u, sv_augment_plan **out)
+{
+    const int64_t B = tr->o.batch;
+    const int R = tr->cfg.resolution;
+    sv_augment_clip *cl = malloc((size_t)B * sizeof *cl);
+    if (!cl)
+        return sv_seterr(sv_ctx_err(tr->ctx), SV_ERR_NOMEM, "trainer: out of memory");
+    int rc = sv_augment_draw(NULL, tr->ada.p, B, R, R, tr->o.seed,
+                             SV_TRAIN_AUG_STREAM + 4 * (uint64_t)tr->iter + (uint64_t)u, cl, sv_ctx_err(tr->ctx));
+    if (!rc)
+        rc = sv_augment_plan_new(tr->ctx, cl, B, tr->k, R, R, out);
+    free(cl);
+    return rc;
+}
+
+/* ADA: accumulate sign(D(real)) of B logits (and into this iteration's mean). */
+static int ada_signs(sv_trainer *tr, const sv_tensor *logits, double *sum, int64_t *n)
+{
+    const int64_t B = sv_numel(logits);
+    float *h = malloc((size_t)B * sizeof *h);
+    if (!h)
+        return sv_seterr(sv_ctx_err(tr->ctx), SV_ERR_NOMEM, "trainer: out of memory");
+    int rc = sv_tensor_read(logits, h, (size_t)B);
+    if (!rc) {
+        sv_ada_accumulate(&tr->ada, h, B);
+        for (int64_t i = 0; i < B; i++)
+            if (!isnan(h[i])) {
+                *sum += (h[i] > 0) - (h[i] < 0);
+                ++*n;
+            }
+    }
+    free(h);
+    return rc;
+}
+
 int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_real, sv_trainer_stats *stats)
 {
     if (!tr)
@@ -353,7 +405,15 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
                              (long long)i, t_real[i]);
 
     sv_tensor z = {0}, tok = {0}, fake = {0}, gfake = {0}, loss = {0}, lg = {0}, lr_ = {0}, pen = {0};
+    sv_tensor fa = {0}, ga = {0}, ra = {0}, lgr = {0};
+    sv_augment_plan *pl = NULL, *pl2 = NULL;
     const int64_t one[1] = {1}, bs[1] = {B}, ps[1] = {B * k};
+    const int ada = tr->o.aug == SV_AUGMODE_ADA;
+    const int use_aug = ada || (tr->o.aug == SV_AUGMODE_FIXED && tr->ada.p > 0);
+    double sgn_sum = 0;
+    int64_t sgn_n = 0;
+    st.aug_p = use_aug ? tr->ada.p : 0;
+    st.ada_sign = NAN;
     double *tf2 = malloc((size_t)(B * k) * sizeof *tf2);
     if (!tf2)
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_NOMEM, "trainer: out of memory");
@@ -361,15 +421,27 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
     double t0 = now_s(), t1;
     if ((rc = sv_tensor_new(ctx, &fake, 4, fs)) || (rc = sv_tensor_new(ctx, &gfake, 4, fs)) ||
         (rc = sv_tensor_new(ctx, &loss, 1, one)) || (rc = sv_tensor_new(ctx, &lg, 1, bs)) ||
-        (rc = sv_tensor_new(ctx, &lr_, 1, bs)))
+        (rc = sv_tensor_new(ctx, &lr_, 1, bs)) || (rc = sv_tensor_new(ctx, &lgr, 1, bs)))
+        goto done;
+    if (use_aug && ((rc = sv_tensor_new(ctx, &fa, 4, fs)) || (rc = sv_tensor_new(ctx, &ga, 4, fs)) ||
+                    (rc = sv_tensor_new(ctx, &ra, 4, fs))))
         goto done;
 
     /* ---- Gmain ---- */
     if ((rc = draw_phase(tr, 0, &z, &tok)) ||
         (rc = sv_generator_forward_train(tr->g, &z, &tok, tr->tf, k, &fake)) ||
-        (rc = sv_generator_update_w_avg(tr->g, wb)) ||
-        (rc = sv_discriminator_loss_gen(tr->d, &fake, tr->tf, k, &gfake, &loss, &lg)) ||
-        (rc = sv_generator_backward(tr->g, &gfake, tr->grad[0], 0)) || (rc = read_scalar(&loss, &st.loss_g)) ||
+        (rc = sv_generator_update_w_avg(tr->g, wb)))
+        goto done;
+    if (use_aug) { /* D sees aug(fake); ∂L/∂fake = Aᵀ·∂L/∂aug(fake) */
+        if ((rc = aug_plan(tr, 0, &pl)) || (rc = sv_augment_fwd(ctx, pl, &fake, &fa)) ||
+            (rc = sv_discriminator_loss_gen(tr->d, &fa, tr->tf, k, &ga, &loss, &lg)) ||
+            (rc = sv_augment_bwd(ctx, pl, &ga, &gfake)))
+            goto done;
+        sv_augment_plan_free(pl);
+        pl = NULL;
+    } else if ((rc = sv_discriminator_loss_gen(tr->d, &fake, tr->tf, k, &gfake, &loss, &lg)))
+        goto done;
+    if ((rc = sv_generator_backward(tr->g, &gfake, tr->grad[0], 0)) || (rc = read_scalar(&loss, &st.loss_g)) ||
         (rc = read_mean(&lg, &st.logits_fake_g)) || (rc = hygiene_and_step(tr, 0, "Gmain", &st.nonfinite_g)))
         goto done;
     sv_tensor_free(&z);
@@ -387,9 +459,18 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
         goto done;
     memcpy(tf2, tr->tf, (size_t)(B * k) * sizeof *tf2);
     if ((rc = sv_generator_forward_train(tr->g, &z, &tok, tf2, k, &fake)) ||
-        (rc = sv_generator_update_w_avg(tr->g, wb)) ||
-        (rc = sv_discriminator_loss_main(tr->d, &fake, tf2, real, t_real, k, tr->grad[1], 0, &loss, &lg, &lr_)) ||
-        (rc = read_scalar(&loss, &st.loss_d)) || (rc = read_mean(&lg, &st.logits_fake_d)) ||
+        (rc = sv_generator_update_w_avg(tr->g, wb)))
+        goto done;
+    const sv_tensor *dfake = &fake, *dreal = real;
+    if (use_aug) {
+        if ((rc = aug_plan(tr, 1, &pl)) || (rc = sv_augment_fwd(ctx, pl, &fake, &fa)) ||
+            (rc = aug_plan(tr, 2, &pl2)) || (rc = sv_augment_fwd(ctx, pl2, real, &ra)))
+            goto done;
+        dfake = &fa;
+        dreal = &ra;
+    }
+    if ((rc = sv_discriminator_loss_main(tr->d, dfake, tf2, dreal, t_real, k, tr->grad[1], 0, &loss, &lg, &lr_)) ||
+        (ada && (rc = ada_signs(tr, &lr_, &sgn_sum, &sgn_n))) || (rc = read_scalar(&loss, &st.loss_d)) || (rc = read_mean(&lg, &st.logits_fake_d)) ||
         (rc = read_mean(&lr_, &st.logits_real)) || (rc = hygiene_and_step(tr, 1, "Dmain", &st.nonfinite_d)))
         goto done;
     sv_tensor_free(&z);
@@ -403,9 +484,12 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
     /* ---- Dreg: exact R1 with the lazy gain ---- */
     if (tr->iter % tr->o.d_reg_interval == 0) {
         const double gain = (double)tr->o.d_reg_interval;
-        if ((rc = sv_tensor_new(ctx, &pen, 1, ps)) ||
-            (rc = sv_discriminator_r1(tr->d, real, t_real, k, (float)(tr->hp.r1_gamma * gain), NULL, &pen, &loss, NULL,
-                                      tr->grad[1], 0)) ||
+        sv_augment_plan_free(pl);
+        pl = NULL;
+        if ((rc = sv_tensor_new(ctx, &pen, 1, ps)) || (use_aug && (rc = aug_plan(tr, 3, &pl))) ||
+            (rc = sv_discriminator_r1_aug(tr->d, real, t_real, k, (float)(tr->hp.r1_gamma * gain), pl, NULL, &pen,
+                                          &loss, &lgr, tr->grad[1], 0)) ||
+            (ada && (rc = ada_signs(tr, &lgr, &sgn_sum, &sgn_n))) ||
             (rc = read_scalar(&loss, &st.loss_r1)) || (rc = read_mean(&pen, &st.r1_penalty)) ||
             (rc = hygiene_and_step(tr, 1, "Dreg", &st.nonfinite_r1)))
             goto done;
@@ -433,6 +517,10 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
     }
     tr->nimg += B * k;
     tr->iter++;
+    if (ada) {
+        st.ada_sign = sgn_n ? sgn_sum / (double)sgn_n : NAN;
+        sv_ada_step(&tr->ada, tr->iter);
+    }
     st.nonfinite = (st.nonfinite_g + st.nonfinite_d + st.nonfinite_r1) > 0;
     st.time_total = st.time_g + st.time_d + st.time_r1 + st.time_ema;
 done:
@@ -448,6 +536,12 @@ done:
     sv_tensor_free(&lg);
     sv_tensor_free(&lr_);
     sv_tensor_free(&pen);
+    sv_tensor_free(&fa);
+    sv_tensor_free(&ga);
+    sv_tensor_free(&ra);
+    sv_tensor_free(&lgr);
+    sv_augment_plan_free(pl);
+    sv_augment_plan_free(pl2);
     free(tf2);
     return rc;
 }
@@ -498,16 +592,19 @@ int sv_trainer_set_video_lengths(sv_trainer *tr, const int64_t *len, int64_t n)
     return 0;
 }
 
-void sv_trainer_aug_state(const sv_trainer *tr, double *p, double *acc)
+void sv_trainer_aug_state(const sv_trainer *tr, double *p, double *sign_sum, int64_t *count)
 {
     if (p)
-        *p = tr->aug_p;
-    if (acc)
-        *acc = tr->ada_acc;
+        *p = tr->ada.p;
+    if (sign_sum)
+        *sign_sum = tr->ada.sign_sum;
+    if (count)
+        *count = tr->ada.count;
 }
 
-void sv_trainer_set_aug_state(sv_trainer *tr, double p, double acc)
+void sv_trainer_set_aug_state(sv_trainer *tr, double p, double sign_sum, int64_t count)
 {
-    tr->aug_p = p;
-    tr->ada_acc = acc;
+    tr->ada.p = p;
+    tr->ada.sign_sum = sign_sum;
+    tr->ada.count = count;
 }

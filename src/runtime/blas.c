@@ -56,7 +56,15 @@ static const char *pick_coretype(void)
     return NULL;
 }
 
-static void blas_load_once(void)
+/* OpenBLAS reads OPENBLAS_CORETYPE when it is loaded, so the choice has to go
+ * into the environment.  setenv must not run while another thread may call
+ * getenv (PoCL's worker threads do, on every kernel launch: a setenv at the
+ * first GEMM crashed them intermittently), so this runs once, before the
+ * first OpenCL call of the process (sv_devices) or at the latest before the
+ * load. */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void blas_env_once(void)
 {
     const char *ct = getenv("OPENBLAS_CORETYPE");
     if (!ct || !*ct) {
@@ -64,6 +72,16 @@ static void blas_load_once(void)
         if (pick)
             setenv("OPENBLAS_CORETYPE", pick, 1);
     }
+}
+
+void sv_blas_prepare_env(void)
+{
+    pthread_once(&env_once, blas_env_once);
+}
+
+static void blas_load_once(void)
+{
+    sv_blas_prepare_env();
     char path[PATH_MAX];
     const char *tried1 = NULL;
     char err1[256] = "";

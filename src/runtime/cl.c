@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "svgan/gemm.h"
 
 #ifndef SVGAN_KERNELDIR
 #define SVGAN_KERNELDIR "/usr/local/share/svgan/cl"
@@ -84,6 +85,7 @@ int sv_devices(sv_devinfo **out, int *n, sv_err *e)
     *out = NULL;
     *n = 0;
     cl_uint np = 0;
+    sv_blas_prepare_env(); /* setenv before any driver thread exists (see gemm.h) */
     cl_int rc = clGetPlatformIDs(0, NULL, &np);
     if (rc != CL_SUCCESS || np == 0)
         return sv_seterr(e, SV_ERR_NODEVICE,
