@@ -10,9 +10,13 @@
 #include "svgan/params.h"
 #include "svgan/rng.h"
 #include "svgan/ops.h"
+#include "svgan/ops/conv3d.h"
 #include "svgan/generator.h"
 #include "svgan/discriminator.h"
 #include "svgan/trainer.h"
 #include "svgan/video.h"
+#include "svgan/dataset.h"
+#include "svgan/i3d.h"
+#include "svgan/fvd.h"
 
 #endif

@@ -71,7 +71,7 @@ static const struct {
     {"fvd", cmd_fvd, "Frechet Video Distance of a model or dataset against real videos"},
     {"dataset", cmd_dataset, "inspect a video dataset or convert one to frame folders"},
     {"parity", cmd_parity, "compare svgan with an official reference bundle"},
-    {"bench", cmd_bench, "benchmarks (gemm, ops)"},
+    {"bench", cmd_bench, "benchmarks (gemm, ops, sample, train, i3d)"},
 };
 
 static void usage(FILE *f)
@@ -80,7 +80,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f, "\nglobal environment: SVGAN_DEVICE (device selector), SVGAN_KERNEL_DIR (kernel sources),\n"
-               "SVGAN_CACHE_DIR (program binary cache, 'off' to disable), SVGAN_GEMM (auto|clblast|cblas).\n"
+               "SVGAN_CACHE_DIR (program binary cache, 'off' to disable), SVGAN_GEMM (auto|clblast|cblas),\n"
+               "SVGAN_DATA_DIR (demo model, I3D layout table), SVGAN_I3D (I3D weights for svgan fvd).\n"
                "See svgan(1) and 'svgan <command> --help'.\n");
 }
 
