@@ -86,6 +86,7 @@ if "$bin" devices >/dev/null 2>&1; then
     t "train --help" 0 "$bin" train --help
     t "train unknown option" 2 "$bin" train --bogus 1; one_line_err "train unknown option"
     t "train bad value" 2 "$bin" train --batch many; one_line_err "train bad value"
+    t "train bad aug mode" 2 "$bin" train --aug bogus; one_line_err "train bad aug mode"
     t "train unknown preset" 2 "$bin" train --preset nope --out "$work/x"; one_line_err "train unknown preset"
     t "train missing dataset" 1 "$bin" train --data "$work/none" --out "$work/x"; one_line_err "train missing dataset"
     printf 'not a checkpoint' > "$work/junk.svgan"
@@ -203,6 +204,18 @@ if [ -f "$i3d_rand" ] && "$bin" devices >/dev/null 2>&1; then
         || { echo "FAIL fvd --features-out"; fail=1; }
 fi
 rm -rf "$fw"
+# svgan augment: a grid of augmented real clips.
+if "$bin" devices >/dev/null 2>&1; then
+    aw=$(mktemp -d)
+    t "augment --help" 0 "$bin" augment --help
+    t "augment unknown option" 2 "$bin" augment --bogus -o "$aw/a.png"; one_line_err "augment unknown option"
+    t "augment needs -o" 2 "$bin" augment; one_line_err "augment needs -o"
+    t "augment bad p" 2 "$bin" augment --p -1 -o "$aw/a.png"; one_line_err "augment bad p"
+    t "augment missing dataset" 1 "$bin" augment --data "$aw/none" -o "$aw/a.png"; one_line_err "augment missing dataset"
+    t "augment p 1" 0 "$bin" augment --data demo --clips 2 --k 2 --p 1 -o "$aw/a.png"
+    [ -s "$aw/a.png" ] || { echo "FAIL augment: no image"; fail=1; }
+    rm -rf "$aw"
+fi
 # svgan dataset: info / make (no device needed).
 dw=$(mktemp -d)
 t "dataset --help" 0 "$bin" dataset --help

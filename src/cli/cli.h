@@ -13,6 +13,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_fvd(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_augment(int argc, char **argv);
 
 /* "svgan: <msg>" on stderr, one line. */
 void cli_error(const char *fmt, ...)

@@ -86,7 +86,7 @@ static const char *const loop_keys[] = {"data", "kimg", "tick-kimg", "snap", "xf
                                         "fps", "resize", "demo-videos", "demo-frames", "samples", NULL};
 /* Trainer options (saved in the training state; may be overridden on --resume). */
 static const char *const trainer_keys[] = {"batch", "lr", "lr-g", "lr-d", "gamma", "ema-kimg", "d-reg-interval",
-                                           "max-dist", "nan-policy", "seed", NULL};
+                                           "max-dist", "nan-policy", "seed", "aug", "aug-p", "aug-target", "ada-kimg", NULL};
 /* Per-invocation options (never saved). */
 static const char *const run_keys[] = {"out", "resume", "device", "stop-after-iter", "export-ema", "config", NULL};
 

@@ -70,6 +70,7 @@ static const struct {
     {"train", cmd_train, "train StyleGAN-V on videos (default: the procedural demo dataset)"},
     {"fvd", cmd_fvd, "Frechet Video Distance of a model or dataset against real videos"},
     {"dataset", cmd_dataset, "inspect a video dataset or convert one to frame folders"},
+    {"augment", cmd_augment, "show the ADA augmentation of real clips as a grid image"},
     {"parity", cmd_parity, "compare svgan with an official reference bundle"},
     {"bench", cmd_bench, "benchmarks (gemm, ops, sample, train, i3d)"},
 };
