@@ -25,6 +25,13 @@ typedef struct sv_mat {
     size_t ld;  /* leading dimension (row stride, elements) */
 } sv_mat;
 
+/* Matrix view of a raw buffer: element offset off, leading dimension ld. */
+static inline sv_mat sv_mat_of(cl_mem m, size_t off, size_t ld)
+{
+    sv_mat r = {m, off, ld};
+    return r;
+}
+
 /* Matrix view of a tensor's storage with leading dimension ld, starting at
  * element `first` of the tensor. */
 sv_mat sv_tmat(const sv_tensor *t, size_t first, size_t ld);

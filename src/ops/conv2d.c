@@ -103,15 +103,6 @@ static int64_t chunk_frames(int64_t N, size_t floats_per_frame)
     return nc;
 }
 
-static sv_mat mat(cl_mem m, size_t off, size_t ld)
-{
-    sv_mat r;
-    r.mem = m;
-    r.off = off;
-    r.ld = ld;
-    return r;
-}
-
 /* ------------------------------------------------------------------------ */
 /* kernels                                                                    */
 
@@ -255,9 +246,9 @@ int sv_conv2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_
             int64_t nc = d.N - n0 < ncm ? d.N - n0 : ncm;
             size_t ldc = (size_t)nc * HW;
             if ((rc = sv_gemm_strided_batched(ctx, SV_N, SV_N, Mk, HW, (size_t)d.Cin, p->wgain,
-                                              mat(wp.mem, wp.off, (size_t)d.Cin), 0,
-                                              mat(x->mem, x->off + (size_t)n0 * d.Cin * HW, HW),
-                                              (size_t)d.Cin * HW, 0.0f, mat(cols.mem, cols.off, ldc), HW,
+                                              sv_mat_of(wp.mem, wp.off, (size_t)d.Cin), 0,
+                                              sv_mat_of(x->mem, x->off + (size_t)n0 * d.Cin * HW, HW),
+                                              (size_t)d.Cin * HW, 0.0f, sv_mat_of(cols.mem, cols.off, ldc), HW,
                                               (size_t)nc)))
                 goto done;
             if ((rc = col2im(ctx, cols.mem, cols.off, tmp.mem, tmp.off, d.Cout, P, Q, k, 2, 0, d.H, d.W, (int)nc,
@@ -277,8 +268,8 @@ int sv_conv2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_
     if (!g.blur && k == 1) {
         /* plain 1×1: y_n = wgain·W·x_n, one batched GEMM, no temporaries */
         rc = sv_gemm_strided_batched(ctx, SV_N, SV_N, (size_t)d.Cout, HW, (size_t)d.Cin, p->wgain,
-                                     mat(w->mem, w->off, (size_t)d.Cin), 0, mat(x->mem, x->off, HW),
-                                     (size_t)d.Cin * HW, 0.0f, mat(y->mem, y->off, HW), (size_t)d.Cout * HW,
+                                     sv_mat_of(w->mem, w->off, (size_t)d.Cin), 0, sv_mat_of(x->mem, x->off, HW),
+                                     (size_t)d.Cin * HW, 0.0f, sv_mat_of(y->mem, y->off, HW), (size_t)d.Cout * HW,
                                      (size_t)d.N);
         goto done;
     }
@@ -313,19 +304,19 @@ int sv_conv2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_
         sv_mat B;
         size_t strideB;
         if (direct) {
-            B = mat(sm, so, HWo);
+            B = sv_mat_of(sm, so, HWo);
             strideB = (size_t)d.Cin * HWo;
         } else {
             size_t ldc = (size_t)nc * HWo;
             if ((rc = im2col(ctx, sm, so, cols.mem, cols.off, d.Cin, g.Hs, g.Ws, k, g.stride, g.pad, d.Ho, d.Wo,
                              (int)nc, ldc)))
                 goto done;
-            B = mat(cols.mem, cols.off, ldc);
+            B = sv_mat_of(cols.mem, cols.off, ldc);
             strideB = HWo;
         }
         if ((rc = sv_gemm_strided_batched(ctx, SV_N, SV_N, (size_t)d.Cout, HWo, Kd, p->wgain,
-                                          mat(w->mem, w->off, Kd), 0, B, strideB, 0.0f,
-                                          mat(y->mem, y->off + (size_t)n0 * d.Cout * HWo, HWo),
+                                          sv_mat_of(w->mem, w->off, Kd), 0, B, strideB, 0.0f,
+                                          sv_mat_of(y->mem, y->off + (size_t)n0 * d.Cout * HWo, HWo),
                                           (size_t)d.Cout * HWo, (size_t)nc)))
             goto done;
     }
@@ -377,8 +368,8 @@ int sv_conv2d_bwd_data(sv_ctx *ctx, const sv_tensor *gy, const sv_tensor *w, con
                              ldc)))
                 goto done;
             if ((rc = sv_gemm_strided_batched(ctx, SV_T, SV_N, (size_t)d.Cin, HW, Mk, p->wgain,
-                                              mat(wp.mem, wp.off, (size_t)d.Cin), 0, mat(cols.mem, cols.off, ldc),
-                                              HW, beta, mat(gx->mem, gx->off + (size_t)n0 * d.Cin * HW, HW),
+                                              sv_mat_of(wp.mem, wp.off, (size_t)d.Cin), 0, sv_mat_of(cols.mem, cols.off, ldc),
+                                              HW, beta, sv_mat_of(gx->mem, gx->off + (size_t)n0 * d.Cin * HW, HW),
                                               (size_t)d.Cin * HW, (size_t)nc)))
                 goto done;
         }
@@ -388,8 +379,8 @@ int sv_conv2d_bwd_data(sv_ctx *ctx, const sv_tensor *gy, const sv_tensor *w, con
     cgeom g = corr_geom(p, &d);
     if (!g.blur && k == 1) {
         rc = sv_gemm_strided_batched(ctx, SV_T, SV_N, (size_t)d.Cin, HW, (size_t)d.Cout, p->wgain,
-                                     mat(w->mem, w->off, (size_t)d.Cin), 0, mat(gy->mem, gy->off, HW),
-                                     (size_t)d.Cout * HW, beta, mat(gx->mem, gx->off, HW), (size_t)d.Cin * HW,
+                                     sv_mat_of(w->mem, w->off, (size_t)d.Cin), 0, sv_mat_of(gy->mem, gy->off, HW),
+                                     (size_t)d.Cout * HW, beta, sv_mat_of(gx->mem, gx->off, HW), (size_t)d.Cin * HW,
                                      (size_t)d.N);
         goto done;
     }
@@ -415,16 +406,16 @@ int sv_conv2d_bwd_data(sv_ctx *ctx, const sv_tensor *gy, const sv_tensor *w, con
         size_t dof = g.blur ? tmp.off : gx->off + (size_t)n0 * d.Cin * HW;
         if (direct) {
             if ((rc = sv_gemm_strided_batched(ctx, SV_T, SV_N, (size_t)d.Cin, HWo, (size_t)d.Cout, p->wgain,
-                                              mat(w->mem, w->off, (size_t)d.Cin), 0,
-                                              mat(gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, HWo),
-                                              (size_t)d.Cout * HWo, 0.0f, mat(dm, dof, HWo), (size_t)d.Cin * HWo,
+                                              sv_mat_of(w->mem, w->off, (size_t)d.Cin), 0,
+                                              sv_mat_of(gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, HWo),
+                                              (size_t)d.Cout * HWo, 0.0f, sv_mat_of(dm, dof, HWo), (size_t)d.Cin * HWo,
                                               (size_t)nc)))
                 goto done;
         } else {
             if ((rc = sv_gemm_strided_batched(ctx, SV_T, SV_N, Kd, HWo, (size_t)d.Cout, p->wgain,
-                                              mat(w->mem, w->off, Kd), 0,
-                                              mat(gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, HWo),
-                                              (size_t)d.Cout * HWo, 0.0f, mat(cols.mem, cols.off, ldc), HWo,
+                                              sv_mat_of(w->mem, w->off, Kd), 0,
+                                              sv_mat_of(gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, HWo),
+                                              (size_t)d.Cout * HWo, 0.0f, sv_mat_of(cols.mem, cols.off, ldc), HWo,
                                               (size_t)nc)))
                 goto done;
             if ((rc = col2im(ctx, cols.mem, cols.off, dm, dof, d.Cin, g.Hs, g.Ws, k, g.stride, g.pad, d.Ho, d.Wo,
@@ -489,15 +480,15 @@ int sv_conv2d_bwd_weight(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *gy, c
             if ((rc = im2col(ctx, tmp.mem, tmp.off, cols.mem, cols.off, d.Cout, P, Q, k, 2, 0, d.H, d.W, (int)nc,
                              ldc)))
                 goto done;
-            sv_mat X = mat(x->mem, x->off + (size_t)n0 * d.Cin * HW, ldc);
+            sv_mat X = sv_mat_of(x->mem, x->off + (size_t)n0 * d.Cin * HW, ldc);
             if (nc > 1) {
                 if ((rc = im2col(ctx, x->mem, x->off + (size_t)n0 * d.Cin * HW, perm.mem, perm.off, d.Cin, d.H,
                                  d.W, 1, 1, 0, d.H, d.W, (int)nc, ldc)))
                     goto done;
-                X = mat(perm.mem, perm.off, ldc);
+                X = sv_mat_of(perm.mem, perm.off, ldc);
             }
-            if ((rc = sv_gemm(ctx, SV_N, SV_T, Mk, (size_t)d.Cin, ldc, p->wgain, mat(cols.mem, cols.off, ldc), X,
-                              n0 ? 1.0f : 0.0f, mat(gwp.mem, gwp.off, (size_t)d.Cin))))
+            if ((rc = sv_gemm(ctx, SV_N, SV_T, Mk, (size_t)d.Cin, ldc, p->wgain, sv_mat_of(cols.mem, cols.off, ldc), X,
+                              n0 ? 1.0f : 0.0f, sv_mat_of(gwp.mem, gwp.off, (size_t)d.Cin))))
                 goto done;
         }
         rc = wperm(ctx, gw, &gwp, 1, accumulate);
@@ -540,23 +531,23 @@ int sv_conv2d_bwd_weight(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *gy, c
             so = tmp.off;
         }
         /* columns [Kd, nc·HWo] (a single frame's 1×1 source is its own column matrix) */
-        sv_mat C = mat(sm, so, ldc);
+        sv_mat C = sv_mat_of(sm, so, ldc);
         if (!(direct && nc == 1)) {
             if ((rc = im2col(ctx, sm, so, cols.mem, cols.off, d.Cin, g.Hs, g.Ws, k, g.stride, g.pad, d.Ho, d.Wo,
                              (int)nc, ldc)))
                 goto done;
-            C = mat(cols.mem, cols.off, ldc);
+            C = sv_mat_of(cols.mem, cols.off, ldc);
         }
         /* gy as [Cout, nc·HWo] */
-        sv_mat G = mat(gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, ldc);
+        sv_mat G = sv_mat_of(gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, ldc);
         if (nc > 1) {
             if ((rc = im2col(ctx, gy->mem, gy->off + (size_t)n0 * d.Cout * HWo, perm.mem, perm.off, d.Cout, d.Ho,
                              d.Wo, 1, 1, 0, d.Ho, d.Wo, (int)nc, ldc)))
                 goto done;
-            G = mat(perm.mem, perm.off, ldc);
+            G = sv_mat_of(perm.mem, perm.off, ldc);
         }
         if ((rc = sv_gemm(ctx, SV_N, SV_T, (size_t)d.Cout, Kd, ldc, p->wgain, G, C,
-                          (n0 || accumulate) ? 1.0f : 0.0f, mat(gw->mem, gw->off, Kd))))
+                          (n0 || accumulate) ? 1.0f : 0.0f, sv_mat_of(gw->mem, gw->off, Kd))))
             goto done;
     }
 done:

@@ -103,15 +103,6 @@ static size_t chunk_budget(void)
     return budget;
 }
 
-static sv_mat mat(cl_mem m, size_t off, size_t ld)
-{
-    sv_mat r;
-    r.mem = m;
-    r.off = off;
-    r.ld = ld;
-    return r;
-}
-
 /* ------------------------------------------------------------------------ */
 /* convolution                                                               */
 
@@ -209,8 +200,8 @@ int sv_conv3d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_
     double t0 = prof ? now_s() : 0;
     int direct = p->k[0] == 1 && p->k[1] == 1 && p->k[2] == 1 && p->s[0] == 1 && p->s[1] == 1 && p->s[2] == 1;
     if (direct) {
-        SV_TRY(sv_gemm(ctx, SV_N, SV_N, (size_t)g.P, (size_t)Cout, K, 1.0f, mat(x->mem, x->off, K),
-                       mat(w->mem, w->off, (size_t)Cout), 0.0f, mat(y->mem, y->off + (size_t)c_off, (size_t)Ctot)));
+        SV_TRY(sv_gemm(ctx, SV_N, SV_N, (size_t)g.P, (size_t)Cout, K, 1.0f, sv_mat_of(x->mem, x->off, K),
+                       sv_mat_of(w->mem, w->off, (size_t)Cout), 0.0f, sv_mat_of(y->mem, y->off + (size_t)c_off, (size_t)Ctot)));
         if (prof) {
             SV_TRY(sv_ctx_finish(ctx));
             prof->gemm_s += now_s() - t0;
@@ -236,9 +227,9 @@ int sv_conv3d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *w, const sv_
                 ta = now_s();
             }
             if (!rc)
-                rc = sv_gemm(ctx, SV_N, SV_N, (size_t)nn, (size_t)Cout, K, 1.0f, mat(cols.mem, cols.off, K),
-                             mat(w->mem, w->off, (size_t)Cout), 0.0f,
-                             mat(y->mem, y->off + (size_t)p0 * (size_t)Ctot + (size_t)c_off, (size_t)Ctot));
+                rc = sv_gemm(ctx, SV_N, SV_N, (size_t)nn, (size_t)Cout, K, 1.0f, sv_mat_of(cols.mem, cols.off, K),
+                             sv_mat_of(w->mem, w->off, (size_t)Cout), 0.0f,
+                             sv_mat_of(y->mem, y->off + (size_t)p0 * (size_t)Ctot + (size_t)c_off, (size_t)Ctot));
             if (!rc && prof) {
                 rc = sv_ctx_finish(ctx);
                 prof->gemm_s += now_s() - ta;
