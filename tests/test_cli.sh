@@ -116,6 +116,15 @@ if "$bin" devices >/dev/null 2>&1; then
     t "train --config" 0 "$bin" train --config "$work/c.json" --out "$work/C"
     c=$(datasec "$work/C/latest")
     [ "$a" = "$c" ] || { echo "FAIL train --config: tensors differ from the command-line run"; fail=1; }
+    # the CPU presets ramp the EMA up (config.json says so); --ema-rampup none / bad values
+    grep -q '"ema_rampup":[[:space:]]*0.05' "$work/A/config.json" || { echo "FAIL train: tiny32 config.json lacks ema_rampup 0.05"; fail=1; }
+    t "train bad ema-rampup" 2 "$bin" train --ema-rampup soon; one_line_err "train bad ema-rampup"
+    # SVGAN_PROFILE=1: a per-kernel / per-GEMM table on stderr at exit
+    # shellcheck disable=SC2086
+    t "train with SVGAN_PROFILE" 0 env SVGAN_PROFILE=1 "$bin" train $tiny --kimg 0.008 --no-samples --ema-rampup none --out "$work/P"
+    { grep -q '^svgan profile' /tmp/svgan-cli-err.$$ && grep -q ' sv_gemm' /tmp/svgan-cli-err.$$ &&
+      grep -q ' adam_step$' /tmp/svgan-cli-err.$$; } || { echo "FAIL SVGAN_PROFILE: no profile table"; cat /tmp/svgan-cli-err.$$; fail=1; }
+    grep -q '"ema_rampup":[[:space:]]*0[,}]' "$work/P/config.json" || { echo "FAIL train --ema-rampup none: not in config.json"; fail=1; }
     # a failing snapshot leaves the previous one (and latest) intact
     mkdir -p "$work/D/checkpoint-000000.svgan"
     cp "$work/B/checkpoint-000000.svgan" "$work/D/prev.svgan"; ln -s prev.svgan "$work/D/latest"

@@ -345,6 +345,7 @@ START_TEST(resume)
         r.o.aug_p = 0.3;
         r.o.ada_interval = 2;
         r.o.ada_kimg = 0.1; /* step 2·2/100 = 0.04 */
+        r.o.ema_rampup = 0.05;
     }
     sv_err e = {0};
     char path[512];
@@ -373,7 +374,8 @@ START_TEST(resume)
     ck_assert_msg(sv_trainer_checkpoint_info(path, &c2, &o2, &e) == 0, "%s", e.msg);
     ck_assert(o2.batch == 2 && o2.d_reg_interval == 4 && o2.seed == 11 && o2.lr_g == r.o.lr_g &&
               o2.r1_gamma == r.o.r1_gamma && c2.frames_per_clip == 2 && o2.aug == r.o.aug &&
-              o2.aug_p == r.o.aug_p && o2.ada_interval == r.o.ada_interval && o2.ada_kimg == r.o.ada_kimg);
+              o2.aug_p == r.o.aug_p && o2.ada_interval == r.o.ada_interval && o2.ada_kimg == r.o.ada_kimg &&
+              o2.ema_rampup == r.o.ema_rampup);
     TU_OK(r.ctx, sv_trainer_new(r.ctx, &c2, &o2, &b));
     ck_assert_msg(sv_trainer_load_state(b, path, &e) == 0, "%s", e.msg);
     double ap, as;
@@ -392,6 +394,46 @@ START_TEST(resume)
     sv_trainer_free(a);
     sv_trainer_free(b);
     unlink(path);
+    run_teardown(&r);
+}
+END_TEST
+
+/* EMA ramp-up: the half-life is min(ema_kimg·1000, nimg·rampup) clips, so the
+ * first iteration (nimg 0) copies G into G_ema; without ramp-up it does not. */
+START_TEST(ema_rampup)
+{
+    run r;
+    run_setup(&r);
+    for (int pass = 0; pass < 2; pass++) {
+        r.o.ema_rampup = pass ? 0.05 : 0.0;
+        sv_trainer *tr = NULL;
+        TU_OK(r.ctx, sv_trainer_new(r.ctx, &r.cfg, &r.o, &tr));
+        TU_OK(r.ctx, sv_trainer_set_video_lengths(tr, r.lens, 8));
+        int r1 = 0;
+        iterate(&r, tr, 1, &r1);
+        size_t na, nb;
+        float *g = flat(sv_generator_params(sv_trainer_generator(tr)), &na);
+        float *ge = flat(sv_generator_params(sv_trainer_generator_ema(tr)), &nb);
+        ck_assert(na == nb);
+        int same = memcmp(g, ge, na * sizeof *g) == 0;
+        ck_assert_msg(same == pass, "ramp-up %g: G_ema %s G after the first iteration", r.o.ema_rampup,
+                      same ? "equals" : "differs from");
+        free(g);
+        free(ge);
+        /* second iteration: nimg = B·k = 4 frames, half-life min(625, 4·0.05) = 0.2 clips, beta = 0.5^(2/0.2) */
+        sv_trainer_stats st;
+        const int64_t B = 2, K = 2, R = 32;
+        sv_tensor real = {0};
+        const int64_t sh[4] = {B * K, 3, R, R};
+        TU_OK(r.ctx, sv_tensor_new(r.ctx, &real, 4, sh));
+        TU_OK(r.ctx, sv_tensor_fill(&real, 0.25f));
+        double t[4] = {0, 1, 0, 2};
+        TU_OK(r.ctx, sv_trainer_iteration(tr, &real, t, &st));
+        const double want = pass ? pow(0.5, 2.0 / (4 * 0.05)) : sv_trainer_effective(tr)->ema_beta;
+        ck_assert_msg(fabs(st.ema_beta - want) <= 1e-15, "ema_beta %.17g, expected %.17g", st.ema_beta, want);
+        sv_tensor_free(&real);
+        sv_trainer_free(tr);
+    }
     run_teardown(&r);
 }
 END_TEST
@@ -500,6 +542,7 @@ int main(void)
     tcase_add_test(tc, real_clips);
     tcase_add_test(tc, fake_clips);
     tcase_add_loop_test(tc, resume, 0, 2);
+    tcase_add_test(tc, ema_rampup);
     tcase_add_test(tc, atomic);
     tcase_add_test(tc, bad_files);
     suite_add_tcase(s, tc);

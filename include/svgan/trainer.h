@@ -84,6 +84,10 @@ typedef struct sv_trainer_opts {
     int d_reg_interval;     /* 16: R1 when iteration % 16 == 0, gain 16 */
     double r1_gamma;        /* < 0 (default): auto 0.0002·R²/B */
     double ema_kimg;        /* < 0 (default): B·10/32 (thousands of clips) */
+    double ema_rampup;      /* ≤ 0 (default, as StyleGAN-V): none; else the EMA half-life is
+                               min(ema_kimg·1000, nimg·ema_rampup) clips (StyleGAN2-ADA's ramp-up,
+                               nimg = frames seen before this iteration) so short runs are not
+                               dominated by the initial weights */
     double w_avg_beta;      /* 0.995 */
     int max_dist;           /* fake-time span limit (32) */
     int fake_video_len;     /* L for fake times; ≤ 0 (default): max_num_frames */
@@ -118,6 +122,7 @@ typedef struct sv_trainer_stats {
     double r1_penalty;       /* mean over frames of ‖∂D/∂x‖²; NaN when R1 did not run */
     int64_t nonfinite_g, nonfinite_d, nonfinite_r1; /* non-finite gradient entries before hygiene */
     int nonfinite;           /* 1 when any of the three is > 0 */
+    double ema_beta;         /* the G_ema β this iteration used (ramp-up included) */
     double time_g, time_d, time_r1, time_ema, time_total;
     double aug_p;            /* augmentation probability used in this iteration (0 without augmentation) */
     double ada_sign;         /* mean sign(D(real)) over this iteration's real logits (Dmain, Dreg); NaN without ADA */

@@ -85,7 +85,7 @@ static const char *const model_keys[] = {"preset", "k", "motion-z-distance", "ma
 static const char *const loop_keys[] = {"data", "kimg", "tick-kimg", "snap", "xflip", "grid", "sample-frames",
                                         "fps", "resize", "demo-videos", "demo-frames", "samples", NULL};
 /* Trainer options (saved in the training state; may be overridden on --resume). */
-static const char *const trainer_keys[] = {"batch", "lr", "lr-g", "lr-d", "gamma", "ema-kimg", "d-reg-interval",
+static const char *const trainer_keys[] = {"batch", "lr", "lr-g", "lr-d", "gamma", "ema-kimg", "ema-rampup", "d-reg-interval",
                                            "max-dist", "nan-policy", "seed", "aug", "aug-p", "aug-target", "ada-kimg", NULL};
 /* Per-invocation options (never saved). */
 static const char *const run_keys[] = {"out", "resume", "device", "stop-after-iter", "export-ema", "config", NULL};
@@ -131,6 +131,8 @@ static void usage(FILE *f)
             "  --lr X, --lr-g X, --lr-d X  base learning rates (default 0.0025)\n"
             "  --gamma X               R1 weight (default auto: 0.0002*R^2/B)\n"
             "  --ema-kimg X            EMA half-life in thousands of clips (default B*10/32)\n"
+            "  --ema-rampup X|none     EMA half-life at most X times the frames seen so far (default 0.05 for\n"
+            "                          the CPU presets small and tiny32, none for paper256/default64 as StyleGAN-V)\n"
             "  --d-reg-interval N      R1 every N iterations (default 16)\n"
             "  --max-dist N            largest clip span in frames (default 32)\n"
             "  --motion-z-distance N   motion code spacing (also sets min_period_len)\n"
@@ -277,6 +279,11 @@ static int apply(train_opts *o, const char *k, const char *v)
         if (!strcmp(v, "auto"))
             o->to.ema_kimg = -1;
         else if (num(k, v, 1e-9, 1e9, &o->to.ema_kimg))
+            return -1;
+    } else if (!strcmp(k, "ema-rampup")) {
+        if (!strcmp(v, "none"))
+            o->to.ema_rampup = 0;
+        else if (num(k, v, 0, 1e9, &o->to.ema_rampup))
             return -1;
     } else if (!strcmp(k, "d-reg-interval")) {
         if (integer(k, v, 1, 1000000, &ll))
@@ -891,6 +898,8 @@ int cmd_train(int argc, char **argv)
         snprintf(o.preset, sizeof o.preset, "%s", preset);
         if (!strcmp(preset, "paper256"))
             o.to.batch = 64; /* the StyleGAN-V recipe (spec 4.1); CPU presets keep 4 */
+        if (!strcmp(preset, "small") || !strcmp(preset, "tiny32"))
+            o.to.ema_rampup = 0.05; /* short CPU runs: G_ema must not stay close to the initial weights */
         if (model && merge_model(&o.cfg, model))
             goto out;
     }
@@ -1004,6 +1013,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(tj, "lr_d", o.to.lr_d);
         cJSON_AddNumberToObject(tj, "r1_gamma", hp->r1_gamma);
         cJSON_AddNumberToObject(tj, "ema_beta", hp->ema_beta);
+        cJSON_AddNumberToObject(tj, "ema_rampup", o.to.ema_rampup);
         cJSON_AddNumberToObject(tj, "d_reg_interval", o.to.d_reg_interval);
         cJSON_AddNumberToObject(tj, "max_dist", o.to.max_dist);
         cJSON_AddStringToObject(tj, "nan_policy", o.to.nan_policy == SV_NAN_FAIL ? "fail" : "scrub");
@@ -1182,6 +1192,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(lj, "kimg_per_s", rate);
         cJSON_AddNumberToObject(lj, "aug_p", ap);
         cJSON_AddNumberToObject(lj, "ada_sign_real", acc.nsign ? acc.sign / (double)acc.nsign : NAN);
+        cJSON_AddNumberToObject(lj, "ema_beta", st.ema_beta);
         cJSON_AddNumberToObject(lj, "elapsed_s", el);
         if (snap)
             cJSON_AddStringToObject(lj, "checkpoint", ck);

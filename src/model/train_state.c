@@ -39,6 +39,7 @@ static cJSON *opts_json(const sv_trainer_opts *o)
         !cJSON_AddNumberToObject(j, "g_reg_interval", o->g_reg_interval) ||
         !cJSON_AddNumberToObject(j, "d_reg_interval", o->d_reg_interval) ||
         !cJSON_AddNumberToObject(j, "r1_gamma", o->r1_gamma) || !cJSON_AddNumberToObject(j, "ema_kimg", o->ema_kimg) ||
+        !cJSON_AddNumberToObject(j, "ema_rampup", o->ema_rampup) ||
         !cJSON_AddNumberToObject(j, "w_avg_beta", o->w_avg_beta) ||
         !cJSON_AddNumberToObject(j, "max_dist", o->max_dist) ||
         !cJSON_AddNumberToObject(j, "fake_video_len", o->fake_video_len) ||
@@ -109,6 +110,10 @@ static int opts_from_json(const cJSON *j, sv_trainer_opts *o, const char *path, 
     errno = 0;
     if (!cJSON_IsString(sd) || !*sd->valuestring || (o->seed = strtoull(sd->valuestring, &end, 10), *end) || errno)
         return sv_seterr(e, SV_ERR_FORMAT, "%s: training state: 'seed' must be a decimal string", path);
+    /* EMA ramp-up (absent in the first training checkpoints: none) */
+    const cJSON *er = cJSON_GetObjectItemCaseSensitive(j, "ema_rampup");
+    if (er && (rc = get_num(j, "ema_rampup", &o->ema_rampup, path, e)))
+        return rc;
     /* augmentation options (absent in the first training checkpoints: the defaults, no augmentation) */
     const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "aug");
     if (am) {

@@ -152,6 +152,8 @@ static int check_opts(sv_ctx *ctx, const sv_mconfig *c, const sv_trainer_opts *o
         return sv_seterr(e, SV_ERR_INVALID, "trainer: r1_gamma must be finite (< 0: automatic)");
     if (isnan(o->ema_kimg) || isinf(o->ema_kimg) || o->ema_kimg == 0)
         return sv_seterr(e, SV_ERR_INVALID, "trainer: ema_kimg must be finite and non-zero (< 0: automatic)");
+    if (!isfinite(o->ema_rampup))
+        return sv_seterr(e, SV_ERR_INVALID, "trainer: ema_rampup must be finite (≤ 0: none)");
     if (!(o->w_avg_beta >= 0 && o->w_avg_beta <= 1))
         return sv_seterr(e, SV_ERR_INVALID, "trainer: w_avg_beta must be in [0, 1]");
     if (o->nan_policy != SV_NAN_SCRUB && o->nan_policy != SV_NAN_FAIL)
@@ -505,7 +507,14 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
     /* ---- G_ema: params lerp, buffers copied ---- */
     {
         sv_params *gp = sv_generator_params(tr->g), *ep = sv_generator_params(tr->g_ema);
-        if ((rc = sv_ema_update(ctx, sv_params_flat(ep), sv_params_flat(gp), (float)tr->hp.ema_beta)))
+        double beta = tr->hp.ema_beta;
+        if (tr->o.ema_rampup > 0) {
+            const double ema_kimg = tr->o.ema_kimg > 0 ? tr->o.ema_kimg : (double)B * 10.0 / 32.0;
+            double ema_nimg = fmin(ema_kimg * 1000.0, (double)tr->nimg * tr->o.ema_rampup);
+            beta = pow(0.5, (double)B / fmax(ema_nimg, 1e-8));
+        }
+        st.ema_beta = beta;
+        if ((rc = sv_ema_update(ctx, sv_params_flat(ep), sv_params_flat(gp), (float)beta)))
             goto done;
         for (size_t i = 0; i < sv_params_count(gp); i++)
             if (tr->g_buf[i] && (rc = sv_tensor_copy(sv_params_at(ep, i), sv_params_at(gp, i))))

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -220,9 +221,88 @@ int sv_ctx_create(sv_ctx **out, const char *selector, sv_err *e)
         return sv_seterr(e, SV_ERR_CL, "clCreateCommandQueue on '%s': %s", di.name, sv_cl_errname(cerr));
     }
     c->is_cpu = (di.type & CL_DEVICE_TYPE_CPU) != 0;
+    const char *pf = getenv("SVGAN_PROFILE");
+    c->profile = pf && *pf && strcmp(pf, "0") != 0;
     c->buf_flags = c->is_cpu ? CL_MEM_ALLOC_HOST_PTR : 0;
     *out = c;
     return SV_OK;
+}
+
+/* ---- SVGAN_PROFILE ------------------------------------------------------ */
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double sv_prof_begin(sv_ctx *c)
+{
+    if (!c || !c->profile)
+        return 0.0;
+    clFinish(c->q);
+    return now_sec();
+}
+
+void sv_prof_end(sv_ctx *c, double t0, const char *name, double flop)
+{
+    if (t0 == 0.0)
+        return;
+    clFinish(c->q);
+    double dt = now_sec() - t0;
+    sv_prof_entry *e = c->prof;
+    while (e && strcmp(e->name, name))
+        e = e->next;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e || !(e->name = strdup(name))) {
+            free(e);
+            return; /* profiling is best effort */
+        }
+        e->next = c->prof;
+        c->prof = e;
+    }
+    e->sec += dt;
+    e->flop += flop;
+    e->calls++;
+}
+
+static int prof_cmp(const void *a, const void *b)
+{
+    double x = (*(sv_prof_entry *const *)a)->sec, y = (*(sv_prof_entry *const *)b)->sec;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void prof_report(sv_ctx *c)
+{
+    size_t n = 0;
+    double tot = 0.0;
+    for (sv_prof_entry *e = c->prof; e; e = e->next, n++)
+        tot += e->sec;
+    sv_prof_entry **v = n ? malloc(n * sizeof *v) : NULL;
+    if (v) {
+        size_t i = 0;
+        for (sv_prof_entry *e = c->prof; e; e = e->next)
+            v[i++] = e;
+        qsort(v, n, sizeof *v, prof_cmp);
+        fprintf(stderr, "svgan profile (%s): %.3f s in %zu kernels/GEMM classes\n", c->info.name, tot, n);
+        fprintf(stderr, "%10s %6s %10s %12s %9s  %s\n", "seconds", "%", "calls", "us/call", "GFLOP/s", "name");
+        for (i = 0; i < n; i++) {
+            char gf[32] = "";
+            if (v[i]->flop > 0 && v[i]->sec > 0)
+                snprintf(gf, sizeof gf, "%.1f", v[i]->flop / v[i]->sec * 1e-9);
+            fprintf(stderr, "%10.3f %6.2f %10llu %12.1f %9s  %s\n", v[i]->sec, tot > 0 ? 100.0 * v[i]->sec / tot : 0.0,
+                    (unsigned long long)v[i]->calls, 1e6 * v[i]->sec / (double)v[i]->calls, gf, v[i]->name);
+        }
+        free(v);
+    }
+    for (sv_prof_entry *e = c->prof, *ne; e; e = ne) {
+        ne = e->next;
+        free(e->name);
+        free(e);
+    }
+    c->prof = NULL;
 }
 
 void sv_ctx_destroy(sv_ctx *c)
@@ -231,6 +311,8 @@ void sv_ctx_destroy(sv_ctx *c)
         return;
     if (c->q)
         clFinish(c->q);
+    if (c->prof)
+        prof_report(c);
     sv_gemm_state_free(c);
     sv_pool_release_all(c);
     for (sv_kern_entry *k = c->kerns, *nk; k; k = nk) {
@@ -554,9 +636,11 @@ int sv_launch(sv_ctx *c, cl_kernel k, int dims, const size_t *global, const size
         if (local && local[i])
             g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
     }
+    double t0 = sv_prof_begin(c);
     cl_int err = clEnqueueNDRangeKernel(c->q, k, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return sv_seterr(&c->err, SV_ERR_CL, "enqueue %s: %s", kname, sv_cl_errname(err));
+    sv_prof_end(c, t0, kname, 0.0);
     return SV_OK;
 }
 

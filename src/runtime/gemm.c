@@ -20,6 +20,7 @@
 
 #include <clblast_c.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -302,6 +303,24 @@ static int run_host(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size_
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* SVGAN_PROFILE: GEMMs are grouped by function, transposes and size class
+ * (powers of two of M, N, K) so the report stays readable. */
+static void prof_gemm(sv_ctx *ctx, double t0, const char *fn, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K,
+                      size_t batch)
+{
+    char name[128];
+    int lm = 0, ln = 0, lk = 0;
+    while (((size_t)2 << lm) <= M)
+        lm++;
+    while (((size_t)2 << ln) <= N)
+        ln++;
+    while (((size_t)2 << lk) <= K)
+        lk++;
+    snprintf(name, sizeof name, "%s %c%c M~%zu N~%zu K~%zu%s", fn, ta == SV_N ? 'N' : 'T', tb == SV_N ? 'N' : 'T',
+             (size_t)1 << lm, (size_t)1 << ln, (size_t)1 << lk, batch > 1 ? " batched" : "");
+    sv_prof_end(ctx, t0, name, 2.0 * (double)M * (double)N * (double)K * (double)batch);
+}
+
 static int gemm_impl(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K,
                      float alpha, sv_mat A, size_t sA, sv_mat B, size_t sB, float beta, sv_mat C, size_t sC,
                      size_t batch)
@@ -346,10 +365,15 @@ static int gemm_impl(sv_ctx *ctx, const char *fn, sv_trans ta, sv_trans tb, size
             batch = 1;
         }
     }
+    double t0 = sv_prof_begin(ctx);
     if (st->backend == SV_GEMM_CBLAS)
-        return run_host(ctx, fn, ta, tb, M, N, K, alpha, A, sA, spA, B, sB, spB, beta, C, sC, spC, batch, NULL, NULL,
-                        NULL);
-    return run_clblast(ctx, fn, ta, tb, M, N, K, alpha, A, sA, B, sB, beta, C, sC, batch);
+        rc = run_host(ctx, fn, ta, tb, M, N, K, alpha, A, sA, spA, B, sB, spB, beta, C, sC, spC, batch, NULL, NULL,
+                      NULL);
+    else
+        rc = run_clblast(ctx, fn, ta, tb, M, N, K, alpha, A, sA, B, sB, beta, C, sC, batch);
+    if (!rc && t0 != 0.0)
+        prof_gemm(ctx, t0, fn, ta, tb, M, N, K, batch);
+    return rc;
 }
 
 int sv_gemm(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, size_t K, float alpha, sv_mat A,
@@ -424,6 +448,7 @@ int sv_gemm_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, s
             betas[i] = beta;
         }
         cl_command_queue q = ctx->q;
+        double t0 = sv_prof_begin(ctx);
         CLBlastStatusCode s = CLBlastSgemmBatched(CLBlastLayoutRowMajor, cbt(ta), cbt(tb), M, N, K, alphas, A, offA,
                                                   lda, B, offB, ldb, betas, C, offC, ldc, batch, &q, NULL);
         free(alphas);
@@ -431,6 +456,8 @@ int sv_gemm_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, s
         if (s != CLBlastSuccess)
             return sv_seterr(&ctx->err, SV_ERR_BLAS, "%s (CLBlast, M=%zu N=%zu K=%zu batch=%zu): %s (%d)", fn, M, N,
                              K, batch, clblast_name(s), (int)s);
+        if (t0 != 0.0)
+            prof_gemm(ctx, t0, fn, ta, tb, M, N, K, batch);
         return SV_OK;
     }
     /* host path: each distinct buffer mapped once over the union of its
@@ -438,5 +465,9 @@ int sv_gemm_batched(sv_ctx *ctx, sv_trans ta, sv_trans tb, size_t M, size_t N, s
     if (K == 0)
         uA.hi = uA.lo, uB.hi = uB.lo;
     sv_mat a = {A, uA.lo, lda}, b = {B, uB.lo, ldb}, c = {C, uC.lo, ldc};
-    return run_host(ctx, fn, ta, tb, M, N, K, alpha, a, 0, uA, b, 0, uB, beta, c, 0, uC, batch, offA, offB, offC);
+    double t0 = sv_prof_begin(ctx);
+    rc = run_host(ctx, fn, ta, tb, M, N, K, alpha, a, 0, uA, b, 0, uB, beta, c, 0, uC, batch, offA, offB, offC);
+    if (!rc && t0 != 0.0)
+        prof_gemm(ctx, t0, fn, ta, tb, M, N, K, batch);
+    return rc;
 }

@@ -29,6 +29,19 @@ typedef struct sv_kern_entry {
 
 struct sv_gemm_state; /* gemm.c */
 
+/* SVGAN_PROFILE=1: every kernel launch and GEMM is timed (queue drained before
+ * and after, so the times are exclusive wall times) and summed per name. */
+typedef struct sv_prof_entry {
+    char *name;
+    double sec;
+    double flop; /* GEMMs only */
+    uint64_t calls;
+    struct sv_prof_entry *next;
+} sv_prof_entry;
+
+double sv_prof_begin(sv_ctx *ctx);                                          /* 0 when profiling is off */
+void sv_prof_end(sv_ctx *ctx, double t0, const char *name, double flop); /* no-op when t0 == 0 */
+
 struct sv_ctx {
     sv_devinfo info;
     cl_context cl;
@@ -41,6 +54,8 @@ struct sv_ctx {
     sv_ctx_stats stats;
     cl_mem_flags buf_flags; /* CL_MEM_ALLOC_HOST_PTR on CPU devices (zero-copy maps) */
     struct sv_gemm_state *gemm;
+    int profile;
+    sv_prof_entry *prof;
 };
 
 void sv_pool_release_all(sv_ctx *ctx);
