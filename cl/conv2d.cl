@@ -86,10 +86,25 @@ __kernel void conv_im2col_rows(__global const float *src, long so, __global floa
         return;
     }
     __global const float *s = src + so + ((long)n * C + c) * Hi * Wi + (long)h * Wi;
-    for (int q = 0; q < Wo; q++) {
-        int w = q * stride + b - pad;
-        d[q] = (w >= 0 && w < Wi) ? s[w] : 0.0f;
+    /* w = q·stride + b − pad ∈ [0, Wi) exactly for q ∈ [qlo, qhi]: zeros
+     * outside, a branch-free (vectorisable) gather inside */
+    int off = b - pad;
+    int qlo = off < 0 ? min((-off + stride - 1) / stride, Wo) : 0;
+    int qhi = Wi - 1 - off >= 0 ? min(Wo - 1, (Wi - 1 - off) / stride) : -1;
+    if (qhi < qlo - 1)
+        qhi = qlo - 1;
+    for (int q = 0; q < qlo; q++)
+        d[q] = 0.0f;
+    if (stride == 1) {
+        __global const float *s1 = s + off;
+        for (int q = qlo; q <= qhi; q++)
+            d[q] = s1[q];
+    } else {
+        for (int q = qlo; q <= qhi; q++)
+            d[q] = s[q * stride + off];
     }
+    for (int q = qhi + 1; q < Wo; q++)
+        d[q] = 0.0f;
 }
 
 __kernel void conv_col2im_rows(__global const float *cols, long co, __global float *dst, long dso, int C, int Hi,

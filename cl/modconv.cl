@@ -18,6 +18,26 @@ __kernel void mc_scale(__global const float *a, long ao, __global const float *v
     out[oo + i] = accumulate ? out[oo + i] + val : val;
 }
 
+/* Row form of mc_scale for CPU devices (sv_ctx_row_kernels): one work-item
+ * per plane, the scale hoisted, a contiguous loop over the plane. */
+__kernel void mc_scale_rows(__global const float *a, long ao, __global const float *v, long vo,
+                            __global float *out, long oo, int S, int C, int planes, int F, int accumulate)
+{
+    int plane = (int)get_global_id(0);
+    if (plane >= planes)
+        return;
+    int r = plane / C, c = plane - r * C;
+    float sc = v[vo + (long)(r / F) * C + c];
+    __global const float *ar = a + ao + (long)plane * S;
+    __global float *orow = out + oo + (long)plane * S;
+    if (accumulate)
+        for (int s = 0; s < S; s++)
+            orow[s] = orow[s] + ar[s] * sc;
+    else
+        for (int s = 0; s < S; s++)
+            orow[s] = ar[s] * sc;
+}
+
 /* wsq[j] = Σ_{t < kk} w[j·kk + t]²  (j over Cout·Cin) */
 __kernel void mc_wsq(__global const float *w, long wo, __global float *wsq, long qo, long n, int kk)
 {
@@ -86,6 +106,40 @@ void mc_video_dot(__global const float *a, long ao, __global const float *b, lon
     sv_tree_sum(part, l);
     if (l == 0)
         out[oo + g] = part[0];
+}
+
+/* Row form of mc_video_dot for CPU devices (sv_ctx_row_kernels): one
+ * work-item per (n, c) keeps mc_video_dot's SV_WG lane sums in a private
+ * array (element j of the F·S products goes to lane j % SV_WG, same order)
+ * and combines them in the same tree: bit-identical, contiguous loops. */
+__kernel void mc_video_dot_rows(__global const float *a, long ao, __global const float *b, long bo,
+                                __global float *out, long oo, int C, long S, int F, int groups)
+{
+    int g = (int)get_global_id(0); /* n·C + c */
+    if (g >= groups)
+        return;
+    int n = g / C, c = g - n * C;
+    float part[SV_WG];
+    for (int l = 0; l < SV_WG; l++)
+        part[l] = 0.0f;
+    for (int f = 0; f < F; f++) {
+        long idx = (((long)n * F + f) * C + c) * S;
+        __global const float *ar = a + ao + idx, *br = b + bo + idx;
+        int lane = (int)(((long)f * S) % SV_WG);
+        long s = 0;
+        if (lane)
+            for (; s < S && lane + s < SV_WG; s++)
+                part[lane + s] += ar[s] * br[s];
+        for (; s + SV_WG <= S; s += SV_WG)
+            for (int l = 0; l < SV_WG; l++)
+                part[l] += ar[s + l] * br[s + l];
+        for (int l = 0; s < S; s++, l++)
+            part[l] += ar[s] * br[s];
+    }
+    for (int w = SV_WG / 2; w > 0; w >>= 1)
+        for (int l = 0; l < w; l++)
+            part[l] += part[l + w];
+    out[oo + g] = part[0];
 }
 
 /* gs[j] (+)= r[j] + (has_t ? s[j]·t[j] : 0) */

@@ -8,7 +8,7 @@ export SVGAN_GEMM=clblast SVGAN_KERNEL_FORM=elem
 rc=0
 # test_i3d adds the conv3d im2col + GEMM path and the whole I3D network
 # (about 2 minutes on a busy 2-core CPU with a cold kernel cache).
-for t in test_conv2d test_modconv test_fc test_conv1d test_i3d; do
+for t in test_conv2d test_modconv test_upfirdn2d test_bias_act test_fc test_conv1d test_i3d; do
     echo "== $t (SVGAN_GEMM=clblast SVGAN_KERNEL_FORM=elem)"
     "$dir/$t"
     r=$?

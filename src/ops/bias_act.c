@@ -40,10 +40,16 @@ int sv_bias_act_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *b, const s
     if (b && sv_numel(b) != C)
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "bias_act: bias has %lld values for %lld channels",
                          (long long)sv_numel(b), (long long)C);
+    const int rows = sv_ctx_row_kernels(ctx);
+    const char *kname = rows ? "bias_act_fwd_rows" : "bias_act_fwd";
+    /* row form: chunks of at most `chunk` values of one plane per work-item */
+    const int64_t chunk = 4096, parts = (S + chunk - 1) / chunk;
+    if (rows && N * C > INT32_MAX)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "bias_act: too many planes (%lld)", (long long)(N * C));
     cl_kernel k;
-    SV_GET_KERNEL(ctx, FILE_CL, "bias_act_fwd", NULL, k);
+    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, k);
     sv_args a;
-    sv_args_begin(&a, ctx, k, "bias_act_fwd");
+    sv_args_begin(&a, ctx, k, kname);
     sv_arg_tensor(&a, x);
     if (b)
         sv_arg_tensor(&a, b);
@@ -51,16 +57,29 @@ int sv_bias_act_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_tensor *b, const s
         sv_arg_tensor(&a, x);
     sv_arg_int(&a, b != NULL);
     sv_arg_tensor(&a, y);
-    sv_arg_long(&a, N * C * S);
-    sv_arg_int(&a, (int)C);
-    sv_arg_long(&a, S);
+    if (rows) {
+        sv_arg_int(&a, (int)(N * C));
+        sv_arg_int(&a, (int)C);
+        sv_arg_long(&a, S);
+        sv_arg_int(&a, (int)chunk);
+    } else {
+        sv_arg_long(&a, N * C * S);
+        sv_arg_int(&a, (int)C);
+        sv_arg_long(&a, S);
+    }
     sv_arg_int(&a, (int)p->act);
     sv_arg_float(&a, p->alpha);
     sv_arg_float(&a, p->gain);
     sv_arg_float(&a, p->clamp);
     sv_arg_float(&a, p->bias_gain);
     SV_TRY(sv_args_end(&a));
-    return sv_launch1(ctx, k, (size_t)(N * C * S), "bias_act_fwd");
+    if (N * C * S == 0)
+        return SV_OK;
+    if (rows) {
+        size_t g[2] = {(size_t)parts, (size_t)(N * C)};
+        return sv_launch(ctx, k, 2, g, NULL, kname);
+    }
+    return sv_launch1(ctx, k, (size_t)(N * C * S), kname);
 }
 
 int sv_channel_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out, int accumulate)
@@ -70,10 +89,12 @@ int sv_channel_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out,
     if (sv_numel(out) != C)
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "channel_sum: output has %lld values for %lld channels",
                          (long long)sv_numel(out), (long long)C);
+    const int rows = sv_ctx_row_kernels(ctx);
+    const char *kname = rows ? "channel_sum_rows" : "channel_sum";
     cl_kernel k;
-    SV_GET_KERNEL(ctx, FILE_CL, "channel_sum", NULL, k);
+    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, k);
     sv_args a;
-    sv_args_begin(&a, ctx, k, "channel_sum");
+    sv_args_begin(&a, ctx, k, kname);
     sv_arg_tensor(&a, x);
     sv_arg_tensor(&a, out);
     sv_arg_int(&a, (int)N);
@@ -82,8 +103,12 @@ int sv_channel_sum(sv_ctx *ctx, const sv_tensor *x, float alpha, sv_tensor *out,
     sv_arg_float(&a, alpha);
     sv_arg_int(&a, accumulate);
     SV_TRY(sv_args_end(&a));
+    if (rows) {
+        size_t g1 = (size_t)C;
+        return sv_launch(ctx, k, 1, &g1, NULL, kname);
+    }
     size_t g = (size_t)C * SV_WG, l = SV_WG;
-    return sv_launch(ctx, k, 1, &g, &l, "channel_sum");
+    return sv_launch(ctx, k, 1, &g, &l, kname);
 }
 
 int sv_bias_act_bwd(sv_ctx *ctx, const sv_tensor *y, const sv_tensor *gy, const sv_bias_act_params *p,
@@ -93,20 +118,26 @@ int sv_bias_act_bwd(sv_ctx *ctx, const sv_tensor *y, const sv_tensor *gy, const 
     SV_TRY(ncs(y, &N, &C, &S));
     SV_TRY(sv_check_shape(gy, "bias_act grad_out", y->ndim, y->shape));
     SV_TRY(sv_check_shape(gx, "bias_act grad_in", y->ndim, y->shape));
+    const int rows = sv_ctx_row_kernels(ctx);
+    const char *kname = rows ? "bias_act_bwd_rows" : "bias_act_bwd";
+    const int64_t total = N * C * S, chunk = 4096;
     cl_kernel k;
-    SV_GET_KERNEL(ctx, FILE_CL, "bias_act_bwd", NULL, k);
+    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, k);
     sv_args a;
-    sv_args_begin(&a, ctx, k, "bias_act_bwd");
+    sv_args_begin(&a, ctx, k, kname);
     sv_arg_tensor(&a, y);
     sv_arg_tensor(&a, gy);
     sv_arg_tensor(&a, gx);
-    sv_arg_long(&a, N * C * S);
+    sv_arg_long(&a, total);
+    if (rows)
+        sv_arg_int(&a, (int)chunk);
     sv_arg_int(&a, (int)p->act);
     sv_arg_float(&a, p->alpha);
     sv_arg_float(&a, p->gain);
     sv_arg_float(&a, p->clamp);
     SV_TRY(sv_args_end(&a));
-    SV_TRY(sv_launch1(ctx, k, (size_t)(N * C * S), "bias_act_bwd"));
+    if (total > 0)
+        SV_TRY(sv_launch1(ctx, k, (size_t)(rows ? (total + chunk - 1) / chunk : total), kname));
     if (gb)
         SV_TRY(sv_channel_sum(ctx, gx, p->bias_gain, gb, accumulate));
     return SV_OK;

@@ -115,6 +115,11 @@ static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, in
 {
     const int rows = use_rows(ctx);
     const char *kname = rows ? "conv_im2col_rows" : "conv_im2col";
+    if (rows && k == 1 && stride == 1 && pad == 0 && Ho == Hi && Wo == Wi && (int64_t)Hi * Wi <= INT32_MAX) {
+        /* a plain permutation [nf, C, H·W] -> [C, nf·H·W]: one row per plane */
+        Wi = Wo = Hi * Wi;
+        Hi = Ho = 1;
+    }
     cl_kernel kr;
     SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, kr);
     sv_args a;

@@ -48,10 +48,12 @@ static int launch_scale(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *v, sv_
     int64_t planes = sv_numel(a) / S;
     if (S > INT32_MAX || planes > INT32_MAX)
         return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "modconv: tensor too large for the scaling kernel");
+    const int rows = sv_ctx_row_kernels(ctx);
+    const char *kname = rows ? "mc_scale_rows" : "mc_scale";
     cl_kernel k;
-    SV_GET_KERNEL(ctx, FILE_CL, "mc_scale", NULL, k);
+    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, k);
     sv_args g;
-    sv_args_begin(&g, ctx, k, "mc_scale");
+    sv_args_begin(&g, ctx, k, kname);
     sv_arg_tensor(&g, a);
     sv_arg_tensor(&g, v);
     sv_arg_tensor(&g, out);
@@ -61,27 +63,41 @@ static int launch_scale(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *v, sv_
     sv_arg_int(&g, F);
     sv_arg_int(&g, accumulate ? 1 : 0);
     SV_TRY(sv_args_end(&g));
+    if (rows) {
+        size_t g1 = (size_t)planes;
+        return sv_launch(ctx, k, 1, &g1, NULL, kname);
+    }
     size_t gs[2] = {(size_t)S, (size_t)planes};
-    return sv_launch(ctx, k, 2, gs, NULL, "mc_scale");
+    return sv_launch(ctx, k, 2, gs, NULL, kname);
 }
 
 /* out[n, c] = Σ_{f, p} a[nF+f, c, p]·b[nF+f, c, p] */
 static int launch_video_dot(sv_ctx *ctx, const sv_tensor *a, const sv_tensor *b, sv_tensor *out, int64_t B, int C,
                             int64_t S, int F)
 {
+    const int rows = sv_ctx_row_kernels(ctx);
+    const char *kname = rows ? "mc_video_dot_rows" : "mc_video_dot";
+    if (rows && B * C > INT32_MAX)
+        return sv_seterr(sv_ctx_err(ctx), SV_ERR_INVALID, "modconv: too many (video, channel) pairs");
     cl_kernel k;
-    SV_GET_KERNEL(ctx, FILE_CL, "mc_video_dot", NULL, k);
+    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, k);
     sv_args g;
-    sv_args_begin(&g, ctx, k, "mc_video_dot");
+    sv_args_begin(&g, ctx, k, kname);
     sv_arg_tensor(&g, a);
     sv_arg_tensor(&g, b);
     sv_arg_tensor(&g, out);
     sv_arg_int(&g, C);
     sv_arg_long(&g, S);
     sv_arg_int(&g, F);
+    if (rows)
+        sv_arg_int(&g, (int)(B * C));
     SV_TRY(sv_args_end(&g));
+    if (rows) {
+        size_t g1 = (size_t)(B * C);
+        return sv_launch(ctx, k, 1, &g1, NULL, kname);
+    }
     size_t gs = (size_t)(B * C) * SV_WG, l = SV_WG;
-    return sv_launch(ctx, k, 1, &gs, &l, "mc_video_dot");
+    return sv_launch(ctx, k, 1, &gs, &l, kname);
 }
 
 /* Two-tensor elementwise kernels over n elements: (in, out) signature. */

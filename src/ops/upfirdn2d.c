@@ -1,12 +1,18 @@
 /* upfirdn2d: device forward/backward and float64 host references. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ops_internal.h"
 
 static const char FILE_CL[] = "upfirdn2d.cl";
+
+/* Longest source row (forward: W, backward: Wo) the row kernels take in
+ * their private row buffer (-DMAXW); wider planes (or more than INT32_MAX
+ * planes) use the per-element form. */
+#define UFD_ROW_MAXW 256
 
 static sv_upfirdn2d_params preset(int up, int down, int pad0, int pad1, float norm)
 {
@@ -68,17 +74,26 @@ static int check(sv_ctx *ctx, const char *what, const sv_tensor *t, const sv_upf
  * exact hex-float literals). */
 static void defines(const sv_upfirdn2d_params *p, char *buf, size_t n)
 {
-    int k = snprintf(buf, n, "-DUP=%d -DDOWN=%d -DPAD0=%d -DNTAPS=%d -DTAPS=", p->up, p->down, p->pad0, p->ntaps);
+    int k = snprintf(buf, n, "-DUP=%d -DDOWN=%d -DPAD0=%d -DMAXW=%d -DNTAPS=%d -DTAPS=", p->up, p->down, p->pad0,
+                     UFD_ROW_MAXW, p->ntaps);
     for (int i = 0; i < p->ntaps && k > 0 && (size_t)k < n; i++)
         k += snprintf(buf + k, n - (size_t)k, "%s%af", i ? "," : "", (double)p->taps[i]);
 }
 
-/* NDRange (columns, rows, planes).  (A row-per-work-item form measured no
- * faster on PoCL here, unlike im2col, so there is only this one.) */
+/* Per-element form (GPUs): NDRange (columns, rows, planes).  Row form (CPU
+ * devices, sv_ctx_row_kernels, source rows up to UFD_ROW_MAXW): NDRange
+ * (rows, planes), one work-item per destination row, with the plane count as
+ * the last kernel argument. */
 static int launch3(sv_ctx *ctx, cl_kernel k, int cols, int rows, int64_t planes, const char *kname)
 {
     size_t g[3] = {(size_t)cols, (size_t)rows, (size_t)planes};
     return sv_launch(ctx, k, 3, g, NULL, kname);
+}
+
+static int launch_rows(sv_ctx *ctx, cl_kernel k, int rows, int64_t planes, const char *kname)
+{
+    size_t g[2] = {(size_t)rows, (size_t)planes};
+    return sv_launch(ctx, k, 2, g, NULL, kname);
 }
 
 int sv_upfirdn2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_upfirdn2d_params *p, sv_tensor *y)
@@ -94,7 +109,9 @@ int sv_upfirdn2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_upfirdn2d_params 
         return SV_OK;
     char defs[512];
     defines(p, defs, sizeof defs);
-    const char *kname = "upfirdn2d_fwd";
+    const int64_t planes = x->shape[0] * x->shape[1];
+    const int rows = sv_ctx_row_kernels(ctx) && x->shape[3] <= UFD_ROW_MAXW && planes <= INT32_MAX;
+    const char *kname = rows ? "upfirdn2d_fwd_rows" : "upfirdn2d_fwd";
     cl_kernel k;
     SV_GET_KERNEL(ctx, FILE_CL, kname, defs, k);
     sv_args a;
@@ -105,8 +122,12 @@ int sv_upfirdn2d_fwd(sv_ctx *ctx, const sv_tensor *x, const sv_upfirdn2d_params 
     sv_arg_int(&a, (int)x->shape[3]);
     sv_arg_int(&a, Ho);
     sv_arg_int(&a, Wo);
+    if (rows)
+        sv_arg_int(&a, (int)planes);
     SV_TRY(sv_args_end(&a));
-    return launch3(ctx, k, Wo, Ho, x->shape[0] * x->shape[1], kname);
+    if (rows)
+        return launch_rows(ctx, k, Ho, planes, kname);
+    return launch3(ctx, k, Wo, Ho, planes, kname);
 }
 
 int sv_upfirdn2d_bwd(sv_ctx *ctx, const sv_tensor *gy, const sv_upfirdn2d_params *p, sv_tensor *gx, int accumulate)
@@ -122,7 +143,9 @@ int sv_upfirdn2d_bwd(sv_ctx *ctx, const sv_tensor *gy, const sv_upfirdn2d_params
         return SV_OK;
     char defs[512];
     defines(p, defs, sizeof defs);
-    const char *kname = "upfirdn2d_bwd";
+    const int64_t planes = gx->shape[0] * gx->shape[1];
+    const int rows = sv_ctx_row_kernels(ctx) && Wo <= UFD_ROW_MAXW && planes <= INT32_MAX;
+    const char *kname = rows ? "upfirdn2d_bwd_rows" : "upfirdn2d_bwd";
     cl_kernel k;
     SV_GET_KERNEL(ctx, FILE_CL, kname, defs, k);
     sv_args a;
@@ -134,8 +157,12 @@ int sv_upfirdn2d_bwd(sv_ctx *ctx, const sv_tensor *gy, const sv_upfirdn2d_params
     sv_arg_int(&a, Ho);
     sv_arg_int(&a, Wo);
     sv_arg_int(&a, accumulate ? 1 : 0);
+    if (rows)
+        sv_arg_int(&a, (int)planes);
     SV_TRY(sv_args_end(&a));
-    return launch3(ctx, k, (int)gx->shape[3], (int)gx->shape[2], gx->shape[0] * gx->shape[1], kname);
+    if (rows)
+        return launch_rows(ctx, k, (int)gx->shape[2], planes, kname);
+    return launch3(ctx, k, (int)gx->shape[3], (int)gx->shape[2], planes, kname);
 }
 
 /* ---- float64 host references: direct from the definition (forward) and its
