@@ -438,6 +438,50 @@ START_TEST(ema_rampup)
 }
 END_TEST
 
+/* ADA at p ≈ 0: no transform fires, the trainer skips the pipeline, so the
+ * networks are bit-identical to a run without augmentation (and differ once
+ * p is large enough for transforms to fire). */
+START_TEST(ada_identity_skip)
+{
+    run r;
+    run_setup(&r);
+    sv_trainer *tr[3] = {NULL, NULL, NULL};
+    for (int m = 0; m < 3; m++) {
+        r.o.aug = m == 0 ? SV_AUGMODE_NONE : SV_AUGMODE_ADA;
+        r.o.aug_p = m == 2 ? 0.5 : 0.0;
+        r.o.ada_kimg = 1e9; /* p moves by ~1e-8 per update */
+        TU_OK(r.ctx, sv_trainer_new(r.ctx, &r.cfg, &r.o, &tr[m]));
+        TU_OK(r.ctx, sv_trainer_set_video_lengths(tr[m], r.lens, 8));
+        int r1 = 0;
+        iterate(&r, tr[m], 5, &r1); /* R1 at 0 and 4 */
+    }
+    for (int m = 1; m < 3; m++) {
+        int nd = 0;
+        for (int s = 0; s < 3; s++) {
+            sv_params *pa = s == 0 ? sv_generator_params(sv_trainer_generator(tr[0]))
+                            : s == 1 ? sv_generator_params(sv_trainer_generator_ema(tr[0]))
+                                     : sv_discriminator_params(sv_trainer_discriminator(tr[0]));
+            sv_params *pb = s == 0 ? sv_generator_params(sv_trainer_generator(tr[m]))
+                            : s == 1 ? sv_generator_params(sv_trainer_generator_ema(tr[m]))
+                                     : sv_discriminator_params(sv_trainer_discriminator(tr[m]));
+            size_t na, nb;
+            float *ha = flat(pa, &na), *hb = flat(pb, &nb);
+            ck_assert(na == nb);
+            nd += memcmp(ha, hb, na * sizeof *ha) != 0;
+            free(ha);
+            free(hb);
+        }
+        if (m == 1)
+            ck_assert_msg(nd == 0, "ADA at p ~ 0 differs from no augmentation in %d of 3 parameter sets", nd);
+        else
+            ck_assert_msg(nd == 3, "ADA at p = 0.5 equals no augmentation in %d of 3 parameter sets", 3 - nd);
+    }
+    for (int m = 0; m < 3; m++)
+        sv_trainer_free(tr[m]);
+    run_teardown(&r);
+}
+END_TEST
+
 START_TEST(atomic)
 {
     run r;
@@ -543,6 +587,7 @@ int main(void)
     tcase_add_test(tc, fake_clips);
     tcase_add_loop_test(tc, resume, 0, 2);
     tcase_add_test(tc, ema_rampup);
+    tcase_add_test(tc, ada_identity_skip);
     tcase_add_test(tc, atomic);
     tcase_add_test(tc, bad_files);
     suite_add_tcase(s, tc);

@@ -348,9 +348,14 @@ static int hygiene_and_step(sv_trainer *tr, int w, const char *phase, int64_t *c
 }
 
 /* The augmentation plan of draw u (0 Gmain fakes, 1 Dmain fakes, 2 Dmain
- * reals, 3 Dreg reals) of the current iteration. */
+ * reals, 3 Dreg reals) of the current iteration.  *out stays NULL when no
+ * transform fired for any clip: the pipeline would be the identity up to
+ * float32 round-off (≈3e-5 through the sym6 pair, spec §9.14), so svgan skips
+ * it — unlike the official code, which runs it even at p = 0.  At small p
+ * (ADA's start) most phases are skipped this way. */
 static int aug_plan(sv_trainer *tr, int u, sv_augment_plan **out)
 {
+    *out = NULL;
     const int64_t B = tr->o.batch;
     const int R = tr->cfg.resolution;
     sv_augment_clip *cl = malloc((size_t)B * sizeof *cl);
@@ -358,7 +363,10 @@ static int aug_plan(sv_trainer *tr, int u, sv_augment_plan **out)
         return sv_seterr(sv_ctx_err(tr->ctx), SV_ERR_NOMEM, "trainer: out of memory");
     int rc = sv_augment_draw(NULL, tr->ada.p, B, R, R, tr->o.seed,
                              SV_TRAIN_AUG_STREAM + 4 * (uint64_t)tr->iter + (uint64_t)u, cl, sv_ctx_err(tr->ctx));
-    if (!rc)
+    unsigned fired = 0;
+    for (int64_t b = 0; !rc && b < B; b++)
+        fired |= cl[b].fired;
+    if (!rc && fired)
         rc = sv_augment_plan_new(tr->ctx, cl, B, tr->k, R, R, out);
     free(cl);
     return rc;
@@ -434,8 +442,10 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
         (rc = sv_generator_forward_train(tr->g, &z, &tok, tr->tf, k, &fake)) ||
         (rc = sv_generator_update_w_avg(tr->g, wb)))
         goto done;
-    if (use_aug) { /* D sees aug(fake); ∂L/∂fake = Aᵀ·∂L/∂aug(fake) */
-        if ((rc = aug_plan(tr, 0, &pl)) || (rc = sv_augment_fwd(ctx, pl, &fake, &fa)) ||
+    if (use_aug && (rc = aug_plan(tr, 0, &pl)))
+        goto done;
+    if (pl) { /* D sees aug(fake); ∂L/∂fake = Aᵀ·∂L/∂aug(fake) */
+        if ((rc = sv_augment_fwd(ctx, pl, &fake, &fa)) ||
             (rc = sv_discriminator_loss_gen(tr->d, &fa, tr->tf, k, &ga, &loss, &lg)) ||
             (rc = sv_augment_bwd(ctx, pl, &ga, &gfake)))
             goto done;
@@ -464,11 +474,16 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
         (rc = sv_generator_update_w_avg(tr->g, wb)))
         goto done;
     const sv_tensor *dfake = &fake, *dreal = real;
-    if (use_aug) {
-        if ((rc = aug_plan(tr, 1, &pl)) || (rc = sv_augment_fwd(ctx, pl, &fake, &fa)) ||
-            (rc = aug_plan(tr, 2, &pl2)) || (rc = sv_augment_fwd(ctx, pl2, real, &ra)))
+    if (use_aug && ((rc = aug_plan(tr, 1, &pl)) || (rc = aug_plan(tr, 2, &pl2))))
+        goto done;
+    if (pl) {
+        if ((rc = sv_augment_fwd(ctx, pl, &fake, &fa)))
             goto done;
         dfake = &fa;
+    }
+    if (pl2) {
+        if ((rc = sv_augment_fwd(ctx, pl2, real, &ra)))
+            goto done;
         dreal = &ra;
     }
     if ((rc = sv_discriminator_loss_main(tr->d, dfake, tf2, dreal, t_real, k, tr->grad[1], 0, &loss, &lg, &lr_)) ||
