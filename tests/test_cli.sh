@@ -149,6 +149,17 @@ if "$bin" devices >/dev/null 2>&1; then
         --stop-after-iter $((it + 1))
     [ "$(datasec "$work/E/latest")" = "$(datasec "$work/F/latest")" ] ||
         { echo "FAIL train SIGINT + resume: tensors differ from the straight run"; fail=1; }
+    # resuming from an older checkpoint drops the log lines it redoes (no iteration appears twice)
+    # shellcheck disable=SC2086
+    t "train to 2" 0 "$bin" train $tiny --kimg 100 --out "$work/H" --no-samples --stop-after-iter 2
+    cp "$work/H/latest" "$work/H/at2.svgan"
+    t "train on to 6" 0 "$bin" train --resume "$work/H" --stop-after-iter 6
+    ln -sf at2.svgan "$work/H/latest"
+    t "train again from 2" 0 "$bin" train --resume "$work/H" --stop-after-iter 6
+    grep -q 'dropped .* after iteration 2' /tmp/svgan-cli-err.$$ || { echo "FAIL train resume: no 'dropped' notice"; fail=1; }
+    its=$(sed 's/.*"iteration":\([0-9]*\).*/\1/' "$work/H/log.jsonl" | tr '\n' ' ')
+    [ "$(printf '%s\n' $its | sort -n | uniq | tr '\n' ' ')" = "$its" ] && [ "${its% }" != "${its% 6 }" ] ||
+        { echo "FAIL train resume: log.jsonl iterations not increasing or not ending at 6: $its"; fail=1; }
     rm -rf "$work"
 fi
 # svgan fvd: argument and input errors (no device needed), then end to end with random I3D weights.

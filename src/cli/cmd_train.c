@@ -516,6 +516,52 @@ static int write_atomic(const char *path, const char *text, sv_err *e)
     return 0;
 }
 
+/* On --resume: log.jsonl lines of iterations after the checkpoint's are
+ * dropped (they are about to be redone), and so is an unparsable (torn) line;
+ * the file is rewritten atomically, and only if something is dropped. */
+static int trim_log(const char *path, int64_t iteration, int64_t *dropped, sv_err *e)
+{
+    *dropped = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT ? 0 : sv_seterr(e, SV_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 0, len = 0, lcap = 0;
+    char *keep = NULL, *line = NULL;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &lcap, f)) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *it = j ? cJSON_GetObjectItemCaseSensitive(j, "iteration") : NULL;
+        const int ok = cJSON_IsNumber(it) && it->valuedouble <= (double)iteration && line[n - 1] == '\n';
+        cJSON_Delete(j);
+        if (!ok) {
+            ++*dropped;
+            continue;
+        }
+        if (len + (size_t)n + 1 > cap) {
+            size_t nc = (len + (size_t)n + 1) * 2;
+            char *nk = realloc(keep, nc);
+            if (!nk) {
+                rc = sv_seterr(e, SV_ERR_NOMEM, "out of memory");
+                break;
+            }
+            keep = nk;
+            cap = nc;
+        }
+        memcpy(keep + len, line, (size_t)n);
+        len += (size_t)n;
+        keep[len] = 0;
+    }
+    if (!rc && ferror(f))
+        rc = sv_seterr(e, SV_ERR_IO, "%s: read error", path);
+    fclose(f);
+    free(line);
+    if (!rc && *dropped)
+        rc = write_atomic(path, keep ? keep : "", e);
+    free(keep);
+    return rc;
+}
+
 /* DIR/latest → name, atomically (symlink under a temporary name, renamed). */
 static int set_latest(const char *dir, const char *name, sv_err *e)
 {
@@ -1035,6 +1081,14 @@ int cmd_train(int argc, char **argv)
             goto out;
         }
         snprintf(path, sizeof path, "%s/log.jsonl", o.out);
+        int64_t dropped = 0;
+        if (resume_path && trim_log(path, sv_trainer_iteration_count(tr), &dropped, &e)) {
+            cli_error("train: %s", e.msg);
+            goto out;
+        }
+        if (dropped)
+            fprintf(stderr, "svgan train: %s: dropped %lld line(s) after iteration %lld (redone from the checkpoint)\n",
+                    path, (long long)dropped, (long long)sv_trainer_iteration_count(tr));
         if (!(logf = fopen(path, "a"))) {
             cli_error("train: cannot open %s: %s", path, strerror(errno));
             goto out;
