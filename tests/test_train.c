@@ -295,28 +295,39 @@ static float *flat(sv_params *p, size_t *n)
     return h;
 }
 
-/* Number of the 7 state sets that differ bit-wise, plus counters. */
-static int state_diff(sv_trainer *a, sv_trainer *b)
+/* State set s of a trainer: G, G_ema, D, then Adam m/v of G and of D. */
+static sv_params *state_set(sv_trainer *t, int s)
+{
+    switch (s) {
+    case 0: return sv_generator_params(sv_trainer_generator(t));
+    case 1: return sv_generator_params(sv_trainer_generator_ema(t));
+    case 2: return sv_discriminator_params(sv_trainer_discriminator(t));
+    case 3: return sv_trainer_adam_m(t, 0);
+    case 4: return sv_trainer_adam_v(t, 0);
+    case 5: return sv_trainer_adam_m(t, 1);
+    default: return sv_trainer_adam_v(t, 1);
+    }
+}
+
+/* Number of the first nsets state sets that differ bit-wise. */
+static int sets_differ(sv_trainer *a, sv_trainer *b, int nsets)
 {
     int nd = 0;
-    for (int s = 0; s < 7; s++) {
-        sv_params *pa, *pb;
-        switch (s) {
-        case 0: pa = sv_generator_params(sv_trainer_generator(a)); pb = sv_generator_params(sv_trainer_generator(b)); break;
-        case 1: pa = sv_generator_params(sv_trainer_generator_ema(a)); pb = sv_generator_params(sv_trainer_generator_ema(b)); break;
-        case 2: pa = sv_discriminator_params(sv_trainer_discriminator(a)); pb = sv_discriminator_params(sv_trainer_discriminator(b)); break;
-        case 3: pa = sv_trainer_adam_m(a, 0); pb = sv_trainer_adam_m(b, 0); break;
-        case 4: pa = sv_trainer_adam_v(a, 0); pb = sv_trainer_adam_v(b, 0); break;
-        case 5: pa = sv_trainer_adam_m(a, 1); pb = sv_trainer_adam_m(b, 1); break;
-        default: pa = sv_trainer_adam_v(a, 1); pb = sv_trainer_adam_v(b, 1); break;
-        }
+    for (int s = 0; s < nsets; s++) {
         size_t na, nb;
-        float *ha = flat(pa, &na), *hb = flat(pb, &nb);
+        float *ha = flat(state_set(a, s), &na), *hb = flat(state_set(b, s), &nb);
         ck_assert(na == nb);
         nd += memcmp(ha, hb, na * sizeof *ha) != 0;
         free(ha);
         free(hb);
     }
+    return nd;
+}
+
+/* Number of the 7 state sets that differ bit-wise, plus counters. */
+static int state_diff(sv_trainer *a, sv_trainer *b)
+{
+    int nd = sets_differ(a, b, 7);
     nd += sv_trainer_iteration_count(a) != sv_trainer_iteration_count(b);
     nd += sv_trainer_cur_nimg(a) != sv_trainer_cur_nimg(b);
     nd += sv_trainer_adam_steps(a, 0) != sv_trainer_adam_steps(b, 0);
@@ -456,21 +467,7 @@ START_TEST(ada_identity_skip)
         iterate(&r, tr[m], 5, &r1); /* R1 at 0 and 4 */
     }
     for (int m = 1; m < 3; m++) {
-        int nd = 0;
-        for (int s = 0; s < 3; s++) {
-            sv_params *pa = s == 0 ? sv_generator_params(sv_trainer_generator(tr[0]))
-                            : s == 1 ? sv_generator_params(sv_trainer_generator_ema(tr[0]))
-                                     : sv_discriminator_params(sv_trainer_discriminator(tr[0]));
-            sv_params *pb = s == 0 ? sv_generator_params(sv_trainer_generator(tr[m]))
-                            : s == 1 ? sv_generator_params(sv_trainer_generator_ema(tr[m]))
-                                     : sv_discriminator_params(sv_trainer_discriminator(tr[m]));
-            size_t na, nb;
-            float *ha = flat(pa, &na), *hb = flat(pb, &nb);
-            ck_assert(na == nb);
-            nd += memcmp(ha, hb, na * sizeof *ha) != 0;
-            free(ha);
-            free(hb);
-        }
+        const int nd = sets_differ(tr[0], tr[m], 3); /* G, G_ema, D */
         if (m == 1)
             ck_assert_msg(nd == 0, "ADA at p ~ 0 differs from no augmentation in %d of 3 parameter sets", nd);
         else
