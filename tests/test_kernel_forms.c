@@ -21,20 +21,6 @@ static void set_form(const char *f) { ck_assert_int_eq(setenv("SVGAN_KERNEL_FORM
 
 static const char *const FORMS[2] = {"rows", "elem"};
 
-static sv_upfirdn2d_params mkp(int up, int down, int pad0, int pad1, int ntaps, tu_rng *r)
-{
-    sv_upfirdn2d_params p;
-    memset(&p, 0, sizeof p);
-    p.up = up;
-    p.down = down;
-    p.pad0 = pad0;
-    p.pad1 = pad1;
-    p.ntaps = ntaps;
-    for (int i = 0; i < ntaps; i++)
-        p.taps[i] = (float)(0.5 + tu_uniform(r));
-    return p;
-}
-
 static void ufd_case(sv_ctx *ctx, int64_t N, int64_t C, int H, int W, const sv_upfirdn2d_params *p, uint64_t seed)
 {
     tu_rng r;
@@ -104,7 +90,8 @@ START_TEST(t_upfirdn2d_forms)
     const int combos[][5] = {{2, 1, 2, 1, 4}, {1, 2, 1, 1, 4}, {2, 2, 1, 2, 5}, {3, 1, 2, 2, 3},
                              {1, 3, 0, 2, 5}, {2, 3, 3, 1, 6}, {1, 1, 0, 0, 1}, {1, 2, 5, 5, 2}};
     for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
-        sv_upfirdn2d_params p = mkp(combos[c][0], combos[c][1], combos[c][2], combos[c][3], combos[c][4], &r);
+        sv_upfirdn2d_params p =
+            tu_upfirdn2d_random(combos[c][0], combos[c][1], combos[c][2], combos[c][3], combos[c][4], &r);
         ufd_case(ctx, 1, 2, 7, 13, &p, 300 + c);
         ufd_case(ctx, 1, 1, 2, 41, &p, 400 + c);
     }

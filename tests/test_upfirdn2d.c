@@ -34,20 +34,6 @@ static double loss_x(const double *x, void *u)
     return L;
 }
 
-static sv_upfirdn2d_params mkp(int up, int down, int pad0, int pad1, int ntaps, tu_rng *r)
-{
-    sv_upfirdn2d_params p;
-    memset(&p, 0, sizeof p);
-    p.up = up;
-    p.down = down;
-    p.pad0 = pad0;
-    p.pad1 = pad1;
-    p.ntaps = ntaps;
-    for (int i = 0; i < ntaps; i++) /* asymmetric random taps: orientation matters */
-        p.taps[i] = (float)(0.5 + tu_uniform(r));
-    return p;
-}
-
 static void run_case(int64_t N, int64_t C, int H, int W, const sv_upfirdn2d_params *p, uint64_t seed)
 {
     tu_rng r;
@@ -103,7 +89,8 @@ START_TEST(t_combos)
         {1, 3, 3, 0, 7, 17, 13}, {4, 1, 1, 2, 2, 3, 4},   {1, 1, 0, 0, 6, 40, 33},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
-        sv_upfirdn2d_params p = mkp(cs[i].up, cs[i].down, cs[i].pad0, cs[i].pad1, cs[i].ntaps, &r);
+        sv_upfirdn2d_params p =
+            tu_upfirdn2d_random(cs[i].up, cs[i].down, cs[i].pad0, cs[i].pad1, cs[i].ntaps, &r);
         run_case(2, 3, cs[i].H, cs[i].W, &p, 100 + i);
     }
 }

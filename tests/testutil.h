@@ -19,6 +19,9 @@ uint64_t tu_next(tu_rng *r);
 double tu_uniform(tu_rng *r);        /* [0,1) */
 double tu_normal(tu_rng *r);
 void tu_fill_normal(tu_rng *r, double *x, size_t n, double scale);
+/* upfirdn2d parameters with random asymmetric taps in [0.5, 1.5) (so tap
+ * orientation matters) */
+sv_upfirdn2d_params tu_upfirdn2d_random(int up, int down, int pad0, int pad1, int ntaps, tu_rng *r);
 void tu_fill_uniform(tu_rng *r, double *x, size_t n, double lo, double hi);
 
 /* Open the selected device (SVGAN_DEVICE) inside a test; fails the test with

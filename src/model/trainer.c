@@ -31,6 +31,7 @@ struct sv_trainer {
     int *pool;
     int64_t *len, nlen;        /* dataset video lengths (capped at M) for fake clips */
     sv_ada_state ada;          /* augmentation p (all modes) and ADA's sign accumulator */
+    double ema_nimg;           /* EMA half-life in clips (ema_kimg·1000, automatic value resolved) */
 };
 
 enum { P_Z = 0, P_MOTION = 1, P_TIMES = 2 };
@@ -208,8 +209,8 @@ int sv_trainer_new(sv_ctx *ctx, const sv_mconfig *cfg, const sv_trainer_opts *op
     tr->hp.beta1_d = pow(o.beta1, rd);
     tr->hp.beta2_d = pow(o.beta2, rd);
     tr->hp.r1_gamma = o.r1_gamma >= 0 ? o.r1_gamma : 0.0002 * (double)cfg->resolution * cfg->resolution / (double)o.batch;
-    const double ema_kimg = o.ema_kimg > 0 ? o.ema_kimg : (double)o.batch * 10.0 / 32.0;
-    tr->hp.ema_beta = pow(0.5, (double)o.batch / (ema_kimg * 1000.0));
+    tr->ema_nimg = 1000.0 * (o.ema_kimg > 0 ? o.ema_kimg : (double)o.batch * 10.0 / 32.0);
+    tr->hp.ema_beta = pow(0.5, (double)o.batch / tr->ema_nimg);
     if ((rc = sv_ada_init(&tr->ada, o.aug_p, o.aug_target, o.batch, o.ada_kimg, o.ada_interval, sv_ctx_err(ctx)))) {
         free(tr);
         return rc;
@@ -524,8 +525,7 @@ int sv_trainer_iteration(sv_trainer *tr, const sv_tensor *real, const double *t_
         sv_params *gp = sv_generator_params(tr->g), *ep = sv_generator_params(tr->g_ema);
         double beta = tr->hp.ema_beta;
         if (tr->o.ema_rampup > 0) {
-            const double ema_kimg = tr->o.ema_kimg > 0 ? tr->o.ema_kimg : (double)B * 10.0 / 32.0;
-            double ema_nimg = fmin(ema_kimg * 1000.0, (double)tr->nimg * tr->o.ema_rampup);
+            const double ema_nimg = fmin(tr->ema_nimg, (double)tr->nimg * tr->o.ema_rampup);
             beta = pow(0.5, (double)B / fmax(ema_nimg, 1e-8));
         }
         st.ema_beta = beta;
