@@ -66,29 +66,22 @@ __kernel void conv_col2im(__global const float *cols, long co, __global float *d
     dst[i] = acc;
 }
 
-/* Row variants of the two kernels above, for CPU devices (a work-item per
- * destination row, contiguous inner loops: 5-10x faster than the per-element
- * forms on PoCL; the per-element forms coalesce on GPUs).  Same results; the
- * col2im row form adds into the (zeroed or old) row in (a, b) order. */
-__kernel void conv_im2col_rows(__global const float *src, long so, __global float *cols, long co, int C, int Hi,
-                               int Wi, int k, int stride, int pad, int Ho, int Wo, int nf, long ldc)
+/* Plane variants of the two kernels above, for CPU devices: a work-item per
+ * (frame, column row) or (channel, frame) plane, contiguous inner loops (the
+ * per-element forms coalesce on GPUs; per-row work-items left PoCL's
+ * scheduling overhead dominant at 4..16 pixel rows).  Same results; col2im
+ * adds into the (zeroed or old) plane in (a, b) order per pixel. */
+
+/* One destination row d[0..Wo) of im2col: source row s (NULL: outside, zeros). */
+static void im2col_row(__global float *d, __global const float *s, int Wi, int Wo, int stride, int off)
 {
-    int p = (int)get_global_id(0), n = (int)get_global_id(1), row = (int)get_global_id(2);
-    if (p >= Ho || n >= nf || row >= C * k * k)
-        return;
-    int ab = row % (k * k), c = row / (k * k);
-    int a = ab / k, b = ab - a * k;
-    int h = p * stride + a - pad;
-    __global float *d = cols + co + (long)row * ldc + (long)n * Ho * Wo + (long)p * Wo;
-    if (h < 0 || h >= Hi) {
+    if (!s) {
         for (int q = 0; q < Wo; q++)
             d[q] = 0.0f;
         return;
     }
-    __global const float *s = src + so + ((long)n * C + c) * Hi * Wi + (long)h * Wi;
-    /* w = q·stride + b − pad ∈ [0, Wi) exactly for q ∈ [qlo, qhi]: zeros
-     * outside, a branch-free (vectorisable) gather inside */
-    int off = b - pad;
+    /* w = q·stride + off ∈ [0, Wi) exactly for q ∈ [qlo, qhi]: zeros outside,
+     * a branch-free (vectorisable) gather inside */
     int qlo = off < 0 ? min((-off + stride - 1) / stride, Wo) : 0;
     int qhi = Wi - 1 - off >= 0 ? min(Wo - 1, (Wi - 1 - off) / stride) : -1;
     if (qhi < qlo - 1)
@@ -107,35 +100,55 @@ __kernel void conv_im2col_rows(__global const float *src, long so, __global floa
         d[q] = 0.0f;
 }
 
+/* 2-D launch: gid0 = n (< nf), gid1 = (c·k + a)·k + b. */
+__kernel void conv_im2col_rows(__global const float *src, long so, __global float *cols, long co, int C, int Hi,
+                               int Wi, int k, int stride, int pad, int Ho, int Wo, int nf, long ldc)
+{
+    int n = (int)get_global_id(0), row = (int)get_global_id(1);
+    if (n >= nf || row >= C * k * k)
+        return;
+    int ab = row % (k * k), c = row / (k * k);
+    int a = ab / k, b = ab - a * k;
+    __global float *d = cols + co + (long)row * ldc + (long)n * Ho * Wo;
+    __global const float *plane = src + so + ((long)n * C + c) * Hi * Wi;
+    for (int p = 0; p < Ho; p++) {
+        int h = p * stride + a - pad;
+        im2col_row(d + (long)p * Wo, h >= 0 && h < Hi ? plane + (long)h * Wi : 0, Wi, Wo, stride, b - pad);
+    }
+}
+
+/* 2-D launch: gid0 = c (< C), gid1 = n (< nf). */
 __kernel void conv_col2im_rows(__global const float *cols, long co, __global float *dst, long dso, int C, int Hi,
                                int Wi, int k, int stride, int pad, int Ho, int Wo, int nf, long ldc, int accumulate)
 {
-    int h = (int)get_global_id(0), c = (int)get_global_id(1), n = (int)get_global_id(2);
-    if (h >= Hi || c >= C || n >= nf)
+    int c = (int)get_global_id(0), n = (int)get_global_id(1);
+    if (c >= C || n >= nf)
         return;
-    __global float *d = dst + dso + (((long)n * C + c) * Hi + h) * Wi;
     __global const float *cb = cols + co + (long)n * Ho * Wo;
-    if (!accumulate)
-        for (int w = 0; w < Wi; w++)
-            d[w] = 0.0f;
-    for (int a = 0; a < k; a++) {
-        int ph = h + pad - a;
-        if (ph < 0 || ph % stride != 0)
-            continue;
-        int p = ph / stride;
-        if (p >= Ho)
-            continue;
-        for (int b = 0; b < k; b++) {
-            /* w = q·stride + b − pad ∈ [0, Wi), q ∈ [0, Wo) */
-            int top = Wi - 1 + pad - b;
-            if (top < 0)
+    for (int h = 0; h < Hi; h++) {
+        __global float *d = dst + dso + (((long)n * C + c) * Hi + h) * Wi;
+        if (!accumulate)
+            for (int w = 0; w < Wi; w++)
+                d[w] = 0.0f;
+        for (int a = 0; a < k; a++) {
+            int ph = h + pad - a;
+            if (ph < 0 || ph % stride != 0)
                 continue;
-            int qlo = pad - b > 0 ? (pad - b + stride - 1) / stride : 0;
-            int qhi = min(Wo - 1, top / stride);
-            __global const float *s = cb + (((long)c * k + a) * k + b) * ldc + (long)p * Wo;
-            int off = b - pad;
-            for (int q = qlo; q <= qhi; q++)
-                d[q * stride + off] += s[q];
+            int p = ph / stride;
+            if (p >= Ho)
+                continue;
+            for (int b = 0; b < k; b++) {
+                /* w = q·stride + b − pad ∈ [0, Wi), q ∈ [0, Wo) */
+                int top = Wi - 1 + pad - b;
+                if (top < 0)
+                    continue;
+                int qlo = pad - b > 0 ? (pad - b + stride - 1) / stride : 0;
+                int qhi = min(Wo - 1, top / stride);
+                __global const float *s = cb + (((long)c * k + a) * k + b) * ldc + (long)p * Wo;
+                int off = b - pad;
+                for (int q = qlo; q <= qhi; q++)
+                    d[q * stride + off] += s[q];
+            }
         }
     }
 }

@@ -139,7 +139,11 @@ static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, in
     sv_arg_int(&a, nf);
     sv_arg_long(&a, (int64_t)ldc);
     SV_TRY(sv_args_end(&a));
-    size_t g[3] = {rows ? (size_t)Ho : (size_t)Ho * Wo, (size_t)nf, (size_t)C * k * k};
+    if (rows) {
+        size_t g[2] = {(size_t)nf, (size_t)C * k * k};
+        return sv_launch(ctx, kr, 2, g, NULL, kname);
+    }
+    size_t g[3] = {(size_t)Ho * Wo, (size_t)nf, (size_t)C * k * k};
     return sv_launch(ctx, kr, 3, g, NULL, kname);
 }
 
@@ -168,7 +172,11 @@ static int col2im(sv_ctx *ctx, cl_mem cols, size_t co, cl_mem dst, size_t dso, i
     sv_arg_long(&a, (int64_t)ldc);
     sv_arg_int(&a, accumulate);
     SV_TRY(sv_args_end(&a));
-    size_t g[3] = {rows ? (size_t)Hi : (size_t)Hi * Wi, (size_t)C, (size_t)nf};
+    if (rows) {
+        size_t g[2] = {(size_t)C, (size_t)nf};
+        return sv_launch(ctx, kr, 2, g, NULL, kname);
+    }
+    size_t g[3] = {(size_t)Hi * Wi, (size_t)C, (size_t)nf};
     return sv_launch(ctx, kr, 3, g, NULL, kname);
 }
 
