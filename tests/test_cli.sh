@@ -125,6 +125,14 @@ if "$bin" devices >/dev/null 2>&1; then
     { grep -q '^svgan profile' /tmp/svgan-cli-err.$$ && grep -q ' sv_gemm' /tmp/svgan-cli-err.$$ &&
       grep -q ' adam_step$' /tmp/svgan-cli-err.$$; } || { echo "FAIL SVGAN_PROFILE: no profile table"; cat /tmp/svgan-cli-err.$$; fail=1; }
     grep -q '"ema_rampup":[[:space:]]*0[,}]' "$work/P/config.json" || { echo "FAIL train --ema-rampup none: not in config.json"; fail=1; }
+    # --network G (the raw generator) differs from the default G_ema (P ran without EMA
+    # ramp-up, so G_ema is still near the initial weights); bad names are usage errors
+    t "sample --network G_ema" 0 "$bin" sample --checkpoint "$work/P/latest" --frames 1 -o "$work/ne"
+    t "sample --network G" 0 "$bin" sample --checkpoint "$work/P/latest" --frames 1 --network G -o "$work/ng"
+    cmp -s "$work/ne/seed0/000000.png" "$work/ng/seed0/000000.png" && { echo "FAIL sample --network G: same frame as G_ema"; fail=1; }
+    [ -s "$work/ng/seed0/000000.png" ] || { echo "FAIL sample --network G: no frame"; fail=1; }
+    t "sample bad --network" 2 "$bin" sample --checkpoint "$work/P/latest" --network D -o "$work/nd"
+    one_line_err "sample bad --network"
     # a failing snapshot leaves the previous one (and latest) intact
     mkdir -p "$work/D/checkpoint-000000.svgan"
     cp "$work/B/checkpoint-000000.svgan" "$work/D/prev.svgan"; ln -s prev.svgan "$work/D/latest"

@@ -16,7 +16,7 @@
 #define DEMO_CHECKPOINT "demo-tiny32.svgan" /* in data/, installed in $(pkgdatadir) */
 
 typedef struct sample_opts {
-    const char *checkpoint, *output, *device, *image_format;
+    const char *checkpoint, *output, *device, *image_format, *network;
     uint64_t *seeds;
     size_t nseeds;
     uint64_t seed0;
@@ -43,6 +43,7 @@ static void usage(FILE *f)
             "  --time-scale X          frames per dataset frame, any positive real (2.5 = 2.5x slow motion)\n"
             "  --time-offset T         time of the first frame in dataset frames (default 0)\n"
             "  --truncation PSI        truncation toward the average latent (default 1 = none)\n"
+            "  --network G_ema|G       which generator of a training checkpoint (default G_ema when present)\n"
             "  --grid RxC              tile R*C videos into one output\n"
             "  --content-motion-grid   with --grid: rows share content, columns share motion\n"
             "  --batch N               frames per device call (default 16)\n"
@@ -238,7 +239,8 @@ int cmd_sample(int argc, char **argv)
     sv_generator *g = NULL;
     static const char *const valued[] = {"--checkpoint", "-o", "--output", "--seed", "--seeds", "--num-videos",
                                          "--frames", "--seconds", "--fps", "--time-scale", "--time-offset",
-                                         "--truncation", "--grid", "--batch", "--image-format", "--quality", NULL};
+                                         "--truncation", "--network", "--grid", "--batch", "--image-format",
+                                         "--quality", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r = cli_device_opt(argc, argv, &i, &o.device);
@@ -304,6 +306,12 @@ int cmd_sample(int argc, char **argv)
         } else if (!strcmp(a, "--truncation")) {
             if (parse_double(a, v, -10, 10, &o.psi))
                 goto out;
+        } else if (!strcmp(a, "--network")) {
+            if (strcmp(v, "G_ema") && strcmp(v, "G")) {
+                cli_error("sample: --network '%s': expected G_ema or G", v);
+                goto out;
+            }
+            o.network = v;
         } else if (!strcmp(a, "--grid")) {
             int r2, c2;
             char x;
@@ -382,7 +390,7 @@ int cmd_sample(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    if (sv_generator_new(ctx, &cfg, &g) || sv_checkpoint_load_generator(f, NULL, g, &e)) {
+    if (sv_generator_new(ctx, &cfg, &g) || sv_checkpoint_load_generator(f, o.network, g, &e)) {
         cli_error("%s", e.msg[0] ? e.msg : sv_ctx_errmsg(ctx));
         goto out;
     }

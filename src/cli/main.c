@@ -112,6 +112,8 @@ static void install_crash_handler(void)
 int main(int argc, char **argv)
 {
     install_crash_handler();
+    /* progress and JSON lines reach a redirected log (tail -f, a crash) line by line */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
         return 2;
