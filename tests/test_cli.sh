@@ -107,6 +107,10 @@ if "$bin" devices >/dev/null 2>&1; then
     for f in config.json samples-000000.mp4 samples-000000.jpg checkpoint-000000.svgan; do
         [ -s "$work/A/$f" ] || { echo "FAIL train: no $f"; fail=1; }
     done
+    # every snapshot of the run is kept: later ones within the same kimg add the iteration
+    [ "$(readlink "$work/A/latest")" = checkpoint-000000-i6.svgan ] && [ -s "$work/A/samples-000000-i6.mp4" ] &&
+        [ "$(ls "$work/A"/checkpoint-000000*.svgan | wc -l)" -ge 3 ] ||
+        { echo "FAIL train: snapshots in one kimg overwrote each other:"; ls "$work/A"; fail=1; }
     if [ -r "${SVGAN_DATA_DIR:-/nonexistent}/demo-tiny32.svgan" ]; then
         t "sample with the shipped demo model" 0 "$bin" sample --frames 2 -o "$work/demo.mp4"
     fi

@@ -745,6 +745,14 @@ static int snapshot(sv_trainer *tr, const train_opts *o, const char *preset, int
     char path[4200];
     snprintf(name, nn, "checkpoint-%06lld.svgan", (long long)kimg);
     snprintf(path, sizeof path, "%s/%s", o->out, name);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        /* a snapshot of an earlier iteration in the same kimg (ticks under
+         * 1 kimg, a stop right after a tick): keep it, add the iteration */
+        snprintf(name, nn, "checkpoint-%06lld-i%lld.svgan", (long long)kimg,
+                 (long long)sv_trainer_iteration_count(tr));
+        snprintf(path, sizeof path, "%s/%s", o->out, name);
+    }
     const char *meta[] = {"created_by", "svgan train", "preset", preset, "train_loop", lt, NULL};
     int rc = sv_trainer_save(tr, path, meta, e);
     free(lt);
@@ -1208,7 +1216,8 @@ int cmd_train(int argc, char **argv)
             }
             if (o.samples) {
                 char base[4200];
-                snprintf(base, sizeof base, "%s/samples-%06lld", o.out, (long long)(nimg / 1000));
+                /* samples-<the checkpoint's name without "checkpoint-" and ".svgan"> */
+                snprintf(base, sizeof base, "%s/samples-%.*s", o.out, (int)(strlen(ck) - 17), ck + 11);
                 if (write_samples(ctx, sv_trainer_generator_ema(tr), &o, fps, base, &e)) {
                     if (tty)
                         fputc('\n', stderr);
