@@ -110,12 +110,17 @@ static int64_t chunk_frames(int64_t N, size_t floats_per_frame)
  * sv_ctx_row_kernels). */
 static int use_rows(sv_ctx *ctx) { return sv_ctx_row_kernels(ctx); }
 
-static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, int C, int Hi, int Wi, int k,
-                  int stride, int pad, int Ho, int Wo, int nf, size_t ldc)
+/* The column-matrix kernels.  dir 0: im2col (a = source images, b = columns);
+ * dir 1: col2im (a = columns, b = destination images; accumulate adds). */
+static int cols_kernel(sv_ctx *ctx, int dir, cl_mem am, size_t ao, cl_mem bm, size_t bo, int C, int Hi, int Wi,
+                       int k, int stride, int pad, int Ho, int Wo, int nf, size_t ldc, int accumulate)
 {
     const int rows = use_rows(ctx);
-    const char *kname = rows ? "conv_im2col_rows" : "conv_im2col";
-    if (rows && k == 1 && stride == 1 && pad == 0 && Ho == Hi && Wo == Wi && (int64_t)Hi * Wi <= INT32_MAX) {
+    static const char *const names[2][2] = {{"conv_im2col", "conv_im2col_rows"},
+                                            {"conv_col2im", "conv_col2im_rows"}};
+    const char *kname = names[dir][rows];
+    if (dir == 0 && rows && k == 1 && stride == 1 && pad == 0 && Ho == Hi && Wo == Wi &&
+        (int64_t)Hi * Wi <= INT32_MAX) {
         /* a plain permutation [nf, C, H·W] -> [C, nf·H·W]: one row per plane */
         Wi = Wo = Hi * Wi;
         Hi = Ho = 1;
@@ -124,10 +129,10 @@ static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, in
     SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, kr);
     sv_args a;
     sv_args_begin(&a, ctx, kr, kname);
-    sv_arg_mem(&a, src);
-    sv_arg_long(&a, (int64_t)so);
-    sv_arg_mem(&a, cols);
-    sv_arg_long(&a, (int64_t)co);
+    sv_arg_mem(&a, am);
+    sv_arg_long(&a, (int64_t)ao);
+    sv_arg_mem(&a, bm);
+    sv_arg_long(&a, (int64_t)bo);
     sv_arg_int(&a, C);
     sv_arg_int(&a, Hi);
     sv_arg_int(&a, Wi);
@@ -138,46 +143,33 @@ static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, in
     sv_arg_int(&a, Wo);
     sv_arg_int(&a, nf);
     sv_arg_long(&a, (int64_t)ldc);
+    if (dir == 1)
+        sv_arg_int(&a, accumulate);
     SV_TRY(sv_args_end(&a));
-    if (rows) {
-        size_t g[2] = {(size_t)nf, (size_t)C * k * k};
-        return sv_launch(ctx, kr, 2, g, NULL, kname);
+    /* rows: a work-item per plane; elements: per output element */
+    size_t g[3];
+    if (dir == 0) {
+        g[0] = rows ? (size_t)nf : (size_t)Ho * Wo;
+        g[1] = rows ? (size_t)C * k * k : (size_t)nf;
+        g[2] = (size_t)C * k * k;
+    } else {
+        g[0] = rows ? (size_t)C : (size_t)Hi * Wi;
+        g[1] = rows ? (size_t)nf : (size_t)C;
+        g[2] = (size_t)nf;
     }
-    size_t g[3] = {(size_t)Ho * Wo, (size_t)nf, (size_t)C * k * k};
-    return sv_launch(ctx, kr, 3, g, NULL, kname);
+    return sv_launch(ctx, kr, rows ? 2 : 3, g, NULL, kname);
+}
+
+static int im2col(sv_ctx *ctx, cl_mem src, size_t so, cl_mem cols, size_t co, int C, int Hi, int Wi, int k,
+                  int stride, int pad, int Ho, int Wo, int nf, size_t ldc)
+{
+    return cols_kernel(ctx, 0, src, so, cols, co, C, Hi, Wi, k, stride, pad, Ho, Wo, nf, ldc, 0);
 }
 
 static int col2im(sv_ctx *ctx, cl_mem cols, size_t co, cl_mem dst, size_t dso, int C, int Hi, int Wi, int k,
                   int stride, int pad, int Ho, int Wo, int nf, size_t ldc, int accumulate)
 {
-    const int rows = use_rows(ctx);
-    const char *kname = rows ? "conv_col2im_rows" : "conv_col2im";
-    cl_kernel kr;
-    SV_GET_KERNEL(ctx, FILE_CL, kname, NULL, kr);
-    sv_args a;
-    sv_args_begin(&a, ctx, kr, kname);
-    sv_arg_mem(&a, cols);
-    sv_arg_long(&a, (int64_t)co);
-    sv_arg_mem(&a, dst);
-    sv_arg_long(&a, (int64_t)dso);
-    sv_arg_int(&a, C);
-    sv_arg_int(&a, Hi);
-    sv_arg_int(&a, Wi);
-    sv_arg_int(&a, k);
-    sv_arg_int(&a, stride);
-    sv_arg_int(&a, pad);
-    sv_arg_int(&a, Ho);
-    sv_arg_int(&a, Wo);
-    sv_arg_int(&a, nf);
-    sv_arg_long(&a, (int64_t)ldc);
-    sv_arg_int(&a, accumulate);
-    SV_TRY(sv_args_end(&a));
-    if (rows) {
-        size_t g[2] = {(size_t)C, (size_t)nf};
-        return sv_launch(ctx, kr, 2, g, NULL, kname);
-    }
-    size_t g[3] = {(size_t)Hi * Wi, (size_t)C, (size_t)nf};
-    return sv_launch(ctx, kr, 3, g, NULL, kname);
+    return cols_kernel(ctx, 1, cols, co, dst, dso, C, Hi, Wi, k, stride, pad, Ho, Wo, nf, ldc, accumulate);
 }
 
 static int wperm(sv_ctx *ctx, const sv_tensor *w, const sv_tensor *wp, int dir, int accumulate)
