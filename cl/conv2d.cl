@@ -29,6 +29,17 @@ __kernel void conv_im2col(__global const float *src, long so, __global float *co
     cols[co + (long)row * ldc + (long)n * HWo + pq] = v;
 }
 
+/* The output index p (< n) that reads input index x at kernel offset
+ * off = pad - a: p·stride = x + off; -1 when there is none. */
+static int col_src(int x, int off, int stride, int n)
+{
+    int px = x + off;
+    if (px < 0 || px % stride != 0)
+        return -1;
+    int p = px / stride;
+    return p < n ? p : -1;
+}
+
 /* Adjoint of conv_im2col: dst[n, c, h, w] (+)= Σ_{a,b} cols[(c,a,b), n, p, q]
  * over p·stride + a − pad = h, q·stride + b − pad = w.  One work-item per
  * destination element (3-D: gid0 = h·Wi + w, gid1 = c, gid2 = n); fixed
@@ -43,11 +54,8 @@ __kernel void conv_col2im(__global const float *cols, long co, __global float *d
     long cbase = co + (long)n * Ho * Wo;
     float acc = 0.0f;
     for (int a = 0; a < k; a++) {
-        int ph = h + pad - a;
-        if (ph < 0 || ph % stride != 0)
-            continue;
-        int p = ph / stride;
-        if (p >= Ho)
+        int p = col_src(h, pad - a, stride, Ho);
+        if (p < 0)
             continue;
         for (int b = 0; b < k; b++) {
             int qw = w + pad - b;
@@ -131,11 +139,8 @@ __kernel void conv_col2im_rows(__global const float *cols, long co, __global flo
             for (int w = 0; w < Wi; w++)
                 d[w] = 0.0f;
         for (int a = 0; a < k; a++) {
-            int ph = h + pad - a;
-            if (ph < 0 || ph % stride != 0)
-                continue;
-            int p = ph / stride;
-            if (p >= Ho)
+            int p = col_src(h, pad - a, stride, Ho);
+            if (p < 0)
                 continue;
             for (int b = 0; b < k; b++) {
                 /* w = q·stride + b − pad ∈ [0, Wi), q ∈ [0, Wo) */
