@@ -193,13 +193,7 @@ int tu_main(Suite *s, int needs_device)
 
 sv_upfirdn2d_params tu_upfirdn2d_random(int up, int down, int pad0, int pad1, int ntaps, tu_rng *r)
 {
-    sv_upfirdn2d_params p;
-    memset(&p, 0, sizeof p);
-    p.up = up;
-    p.down = down;
-    p.pad0 = pad0;
-    p.pad1 = pad1;
-    p.ntaps = ntaps;
+    sv_upfirdn2d_params p = {.up = up, .down = down, .pad0 = pad0, .pad1 = pad1, .ntaps = ntaps};
     for (int i = 0; i < ntaps; i++)
         p.taps[i] = (float)(0.5 + tu_uniform(r));
     return p;

@@ -16,17 +16,8 @@ static const char FILE_CL[] = "upfirdn2d.cl";
 
 static sv_upfirdn2d_params preset(int up, int down, int pad0, int pad1, float norm)
 {
-    sv_upfirdn2d_params p;
-    memset(&p, 0, sizeof p);
-    p.up = up;
-    p.down = down;
-    p.pad0 = pad0;
-    p.pad1 = pad1;
-    p.ntaps = 4;
-    p.taps[0] = 1.0f / norm;
-    p.taps[1] = 3.0f / norm;
-    p.taps[2] = 3.0f / norm;
-    p.taps[3] = 1.0f / norm;
+    sv_upfirdn2d_params p = {.up = up, .down = down, .pad0 = pad0, .pad1 = pad1, .ntaps = 4,
+                             .taps = {1.0f / norm, 3.0f / norm, 3.0f / norm, 1.0f / norm}};
     return p;
 }
 
