@@ -1216,8 +1216,9 @@ int cmd_train(int argc, char **argv)
             }
             if (o.samples) {
                 char base[4200];
-                /* samples-<the checkpoint's name without "checkpoint-" and ".svgan"> */
-                snprintf(base, sizeof base, "%s/samples-%.*s", o.out, (int)(strlen(ck) - 17), ck + 11);
+                /* samples-<the checkpoint's name between "checkpoint-" and ".svgan"> */
+                const size_t pre = sizeof "checkpoint-" - 1, suf = sizeof ".svgan" - 1;
+                snprintf(base, sizeof base, "%s/samples-%.*s", o.out, (int)(strlen(ck) - pre - suf), ck + pre);
                 if (write_samples(ctx, sv_trainer_generator_ema(tr), &o, fps, base, &e)) {
                     if (tty)
                         fputc('\n', stderr);
