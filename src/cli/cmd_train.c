@@ -24,12 +24,26 @@
  * us to stop (async-signal-safe flag, CLI layer only). */
 static volatile sig_atomic_t g_stop_signal = 0;
 
+/* Written only by on_signal (SIGINT and SIGTERM are blocked while it runs). */
+static struct timespec g_stop_time;
+
+/* The first SIGINT/SIGTERM asks for a checkpoint and a clean exit; a second
+ * one stops at once, without a checkpoint -- unless it comes within a second
+ * of the first: that is the same request delivered twice (GNU timeout, and
+ * kill -- -PGID, signal the command and then its whole process group). */
 static void on_signal(int sig)
 {
-    if (g_stop_signal) { /* a second signal: stop now, without a checkpoint */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (g_stop_signal) {
+        double dt = (double)(now.tv_sec - g_stop_time.tv_sec) + 1e-9 * (double)(now.tv_nsec - g_stop_time.tv_nsec);
+        if (dt < 1.0)
+            return;
         signal(sig, SIG_DFL);
         raise(sig);
+        return;
     }
+    g_stop_time = now;
     g_stop_signal = sig;
 }
 
@@ -1109,6 +1123,8 @@ int cmd_train(int argc, char **argv)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
+        sigaddset(&sa.sa_mask, SIGINT);
+        sigaddset(&sa.sa_mask, SIGTERM);
         sigaction(SIGINT, &sa, &sa_old_int);
         sigaction(SIGTERM, &sa, &sa_old_term);
         handlers = 1;
