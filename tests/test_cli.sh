@@ -104,6 +104,9 @@ if "$bin" devices >/dev/null 2>&1; then
     [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL train resume: tensors differ ($a vs $b)"; fail=1; }
     [ "$(wc -l < "$work/A/log.jsonl")" -ge 3 ] || { echo "FAIL train: log.jsonl too short"; fail=1; }
     grep -q '"loss_r1":[0-9]' "$work/A/log.jsonl" || { echo "FAIL train: no R1 in log.jsonl"; fail=1; }
+    # a tick of several iterations has a non-zero spread of the D verdicts (the first tick, one iteration, 0)
+    grep -q '"logits_real_sd":0,' "$work/A/log.jsonl" && grep -q '"logits_real_sd":[0-9.]*[1-9]' "$work/A/log.jsonl" ||
+        { echo "FAIL train: logits_real_sd missing or never positive in log.jsonl"; fail=1; }
     for f in config.json samples-000000.mp4 samples-000000.jpg checkpoint-000000.svgan; do
         [ -s "$work/A/$f" ] || { echo "FAIL train: no $f"; fail=1; }
     done

@@ -710,8 +710,17 @@ static double now_s(void)
 
 typedef struct tick_acc {
     int64_t n, nr1, nf_g, nf_d, nf_r1, nsign;
-    double sign, loss_g, loss_d, lf, lr, loss_r1, pen, t_data, t_g, t_d, t_r1, t_ema;
+    double sign, loss_g, loss_d, lf, lr, lf2, lr2, loss_r1, pen, t_data, t_g, t_d, t_r1, t_ema;
 } tick_acc;
+
+/* Standard deviation over the tick's iterations from a sum and a sum of squares. */
+static double spread(double sum, double sum2, int64_t n)
+{
+    if (n < 2)
+        return 0;
+    const double m = sum / (double)n, v = (sum2 - (double)n * m * m) / (double)(n - 1);
+    return v > 0 ? sqrt(v) : 0;
+}
 
 /* The loop options as a JSON object of option texts (saved as "train_loop"). */
 static cJSON *loop_json(const train_opts *o, int64_t tick, int64_t tick_start_nimg, uint64_t fingerprint)
@@ -1182,6 +1191,8 @@ int cmd_train(int argc, char **argv)
         acc.loss_d += st.loss_d;
         acc.lf += st.logits_fake_d;
         acc.lr += st.logits_real;
+        acc.lf2 += st.logits_fake_d * st.logits_fake_d;
+        acc.lr2 += st.logits_real * st.logits_real;
         if (!isnan(st.ada_sign)) {
             acc.sign += st.ada_sign;
             acc.nsign++;
@@ -1257,6 +1268,8 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(lj, "loss_d", acc.loss_d / n);
         cJSON_AddNumberToObject(lj, "logits_fake", acc.lf / n);
         cJSON_AddNumberToObject(lj, "logits_real", acc.lr / n);
+        cJSON_AddNumberToObject(lj, "logits_fake_sd", spread(acc.lf, acc.lf2, acc.n));
+        cJSON_AddNumberToObject(lj, "logits_real_sd", spread(acc.lr, acc.lr2, acc.n));
         cJSON_AddNumberToObject(lj, "loss_r1", acc.nr1 ? acc.loss_r1 / (double)acc.nr1 : NAN);
         cJSON_AddNumberToObject(lj, "r1_penalty", acc.nr1 ? acc.pen / (double)acc.nr1 : NAN);
         cJSON_AddNumberToObject(lj, "r1_runs", (double)acc.nr1);
