@@ -123,6 +123,18 @@ if "$bin" devices >/dev/null 2>&1; then
     t "train --config" 0 "$bin" train --config "$work/c.json" --out "$work/C"
     c=$(datasec "$work/C/latest")
     [ "$a" = "$c" ] || { echo "FAIL train --config: tensors differ from the command-line run"; fail=1; }
+    # --channel-base/--channel-max set the widths, as a config file's "model" object does
+    # shellcheck disable=SC2086
+    t "train --channel-max" 0 "$bin" train $tiny --kimg 0.008 --no-samples --channel-base 256 --channel-max 16 --out "$work/W1"
+    printf '{"model": {"channel_base": 256, "channel_max": 16}}' > "$work/w.json"
+    # shellcheck disable=SC2086
+    t "train model widths from a config file" 0 "$bin" train $tiny --kimg 0.008 --no-samples --config "$work/w.json" --out "$work/W2"
+    grep -q '"channel_max":[[:space:]]*16' "$work/W1/config.json" || { echo "FAIL train --channel-max: not in config.json"; fail=1; }
+    [ "$(datasec "$work/W1/latest")" = "$(datasec "$work/W2/latest")" ] ||
+        { echo "FAIL train --channel-max: tensors differ from the config-file run"; fail=1; }
+    t "train bad channel-max" 2 "$bin" train --channel-max 0; one_line_err "train bad channel-max"
+    t "train resume refuses new widths" 2 "$bin" train --resume "$work/W1" --channel-max 8
+    one_line_err "train resume refuses new widths"
     # the CPU presets ramp the EMA up (config.json says so); --ema-rampup none / bad values
     grep -q '"ema_rampup":[[:space:]]*0.05' "$work/A/config.json" || { echo "FAIL train: tiny32 config.json lacks ema_rampup 0.05"; fail=1; }
     t "train bad ema-rampup" 2 "$bin" train --ema-rampup soon; one_line_err "train bad ema-rampup"

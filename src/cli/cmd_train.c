@@ -94,7 +94,7 @@ static void kv_free(kvlist *l)
 }
 
 /* Options that change the model (not allowed with --resume). */
-static const char *const model_keys[] = {"preset", "k", "motion-z-distance", "max-num-frames", NULL};
+static const char *const model_keys[] = {"preset", "k", "motion-z-distance", "max-num-frames", "channel-base", "channel-max", NULL};
 /* Options of the loop and the data, saved in every checkpoint ("train_loop") and restored by --resume. */
 static const char *const loop_keys[] = {"data", "kimg", "tick-kimg", "snap", "xflip", "grid", "sample-frames",
                                         "fps", "resize", "demo-videos", "demo-frames", "samples", NULL};
@@ -151,6 +151,8 @@ static void usage(FILE *f)
             "  --max-dist N            largest clip span in frames (default 32)\n"
             "  --motion-z-distance N   motion code spacing (also sets min_period_len)\n"
             "  --max-num-frames M      window length of long videos (default 1024)\n"
+            "  --channel-base N, --channel-max N  widths: a block at resolution r has min(N/r, max) channels\n"
+            "                          (default from the preset; small: 4096 and 128)\n"
             "  --seed N                seed of initialisation, latents and clip sampling (default 0)\n"
             "  --xflip | --no-xflip    mirrored copies of the videos (default on)\n"
             "  --resize auto|reject    frames not at the model resolution (default reject)\n"
@@ -340,6 +342,10 @@ static int apply(train_opts *o, const char *k, const char *v)
         if (integer(k, v, 2, 1000000, &ll))
             return -1;
         o->cfg.max_num_frames = (int)ll;
+    } else if (!strcmp(k, "channel-base") || !strcmp(k, "channel-max")) {
+        if (integer(k, v, 1, 1 << 20, &ll))
+            return -1;
+        *(k[8] == 'b' ? &o->cfg.channel_base : &o->cfg.channel_max) = (int)ll;
     } else {
         cli_error("train: unknown option '--%s' (see 'svgan train --help')", k);
         return -1;
