@@ -135,6 +135,11 @@ if "$bin" devices >/dev/null 2>&1; then
     t "train bad channel-max" 2 "$bin" train --channel-max 0; one_line_err "train bad channel-max"
     t "train resume refuses new widths" 2 "$bin" train --resume "$work/W1" --channel-max 8
     one_line_err "train resume refuses new widths"
+    # svgan bench train measures the same model changes
+    out=$("$bin" bench train --preset tiny32 --batch 2 --k 2 --channel-base 256 --channel-max 16 --iterations 1 2>&1)
+    echo "$out" | grep '"kind":"summary"' | grep '"frames_per_clip":2,' | grep -q '"channel_max":16,' ||
+        { echo "FAIL bench train --k/--channel-max: summary does not show them: $out"; fail=1; }
+    t "bench train bad k" 2 "$bin" bench train --k 0; one_line_err "bench train bad k"
     # the CPU presets ramp the EMA up (config.json says so); --ema-rampup none / bad values
     grep -q '"ema_rampup":[[:space:]]*0.05' "$work/A/config.json" || { echo "FAIL train: tiny32 config.json lacks ema_rampup 0.05"; fail=1; }
     t "train bad ema-rampup" 2 "$bin" train --ema-rampup soon; one_line_err "train bad ema-rampup"

@@ -1032,8 +1032,10 @@ done:
 static void bench_train_usage(FILE *f)
 {
     fprintf(f, "usage: svgan bench train [--device X] [--preset small|default64|tiny32] [--batch B] [--iterations N] [--data PATH]\n"
+               "                         [--k K] [--channel-base N] [--channel-max M]\n"
                "Seconds per training iteration (G step, D step, R1 step on iterations where it runs, EMA) for\n"
-               "B clips x k = 3 frames (default B 4, N 3, preset small); one JSON object per line.  The summary's\n"
+               "B clips x k frames (default B 4, N 3, preset small and its k and widths, as svgan train's options\n"
+               "of the same names); one JSON object per line.  The summary's\n"
                "kimg_per_s amortises R1 over d_reg_interval = 16 iterations; with --data PATH (e.g. demo) each\n"
                "iteration also samples and loads real clips as svgan train does (data_s, included in kimg_per_s).\n");
 }
@@ -1058,7 +1060,7 @@ static int bench_load(sv_dataset *ds, sv_clip_sampler *cs, int64_t g0, int64_t B
 static int bench_train(int argc, char **argv)
 {
     const char *device = NULL, *preset = "small", *data = NULL;
-    long long B = 4, N = 3;
+    long long B = 4, N = 3, K = 0, cbase = 0, cmax = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r = cli_device_opt(argc, argv, &i, &device);
@@ -1070,7 +1072,8 @@ static int bench_train(int argc, char **argv)
             bench_train_usage(stdout);
             return 0;
         }
-        static const char *const opts[] = {"--preset", "--batch", "--iterations", "--data", NULL};
+        static const char *const opts[] = {"--preset", "--batch", "--iterations", "--data", "--k", "--channel-base", "--channel-max", NULL};
+        static const long long hi[] = {0, 4096, 15, 0, 64, 1 << 20, 1 << 20};
         const char *v = NULL;
         int which = cli_take_value("bench train", argc, argv, &i, opts, &v);
         if (which == -2)
@@ -1085,18 +1088,25 @@ static int bench_train(int argc, char **argv)
         }
         char *end;
         long long x = strtoll(v, &end, 10);
-        if (*end || x < 1 || x > (which == 1 ? 4096 : 15)) {
-            cli_error("bench train: %s '%s': expected an integer 1..%d", opts[which], v, which == 1 ? 4096 : 15);
+        if (!*v || *end || x < 1 || x > hi[which]) {
+            cli_error("bench train: %s '%s': expected an integer 1..%lld", opts[which], v, hi[which]);
             return 2;
         }
-        if (which == 1)
-            B = x;
-        else
-            N = x;
+        *(which == 1 ? &B : which == 2 ? &N : which == 4 ? &K : which == 5 ? &cbase : &cmax) = x;
     }
     sv_err e = {0};
     sv_mconfig cfg;
     if (sv_mconfig_preset(preset, &cfg, &e)) {
+        cli_error("bench train: %s", e.msg);
+        return 2;
+    }
+    if (K)
+        cfg.frames_per_clip = (int)K;
+    if (cbase)
+        cfg.channel_base = (int)cbase;
+    if (cmax)
+        cfg.channel_max = (int)cmax;
+    if (sv_mconfig_validate(&cfg, &e)) {
         cli_error("bench train: %s", e.msg);
         return 2;
     }
@@ -1237,6 +1247,8 @@ static int bench_train(int argc, char **argv)
         cJSON_AddNumberToObject(jo, "resolution", c->resolution);
         cJSON_AddNumberToObject(jo, "clips", (double)B);
         cJSON_AddNumberToObject(jo, "frames_per_clip", (double)k);
+        cJSON_AddNumberToObject(jo, "channel_base", c->channel_base);
+        cJSON_AddNumberToObject(jo, "channel_max", c->channel_max);
         cJSON_AddNumberToObject(jo, "g_params", (double)sv_generator_num_trainable(sv_trainer_generator(tr)));
         cJSON_AddNumberToObject(jo, "d_params", (double)sv_discriminator_num_trainable(sv_trainer_discriminator(tr)));
         cJSON_AddNumberToObject(jo, "repeat", (double)N);
