@@ -126,6 +126,7 @@ if "$bin" devices >/dev/null 2>&1; then
     # --channel-base/--channel-max set the widths, as a config file's "model" object does
     # shellcheck disable=SC2086
     t "train --channel-max" 0 "$bin" train $tiny --kimg 0.008 --no-samples --channel-base 256 --channel-max 16 --out "$work/W1"
+    echo "$out" | grep -q '^svgan train: .*(widths 256, 16)' || { echo "FAIL train --channel-max: the first line does not name the widths: $out"; fail=1; }
     printf '{"model": {"channel_base": 256, "channel_max": 16}}' > "$work/w.json"
     # shellcheck disable=SC2086
     t "train model widths from a config file" 0 "$bin" train $tiny --kimg 0.008 --no-samples --config "$work/w.json" --out "$work/W2"

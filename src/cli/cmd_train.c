@@ -345,7 +345,10 @@ static int apply(train_opts *o, const char *k, const char *v)
     } else if (!strcmp(k, "channel-base") || !strcmp(k, "channel-max")) {
         if (integer(k, v, 1, 1 << 20, &ll))
             return -1;
-        *(k[8] == 'b' ? &o->cfg.channel_base : &o->cfg.channel_max) = (int)ll;
+        if (!strcmp(k, "channel-base"))
+            o->cfg.channel_base = (int)ll;
+        else
+            o->cfg.channel_max = (int)ll;
     } else {
         cli_error("train: unknown option '--%s' (see 'svgan train --help')", k);
         return -1;
@@ -1147,8 +1150,9 @@ int cmd_train(int argc, char **argv)
 
     const int64_t total_nimg = (int64_t)ceil(o.kimg * 1000.0);
     const int64_t tick_nimg = (int64_t)ceil(o.tick_kimg * 1000.0);
-    fprintf(stdout, "svgan train: %s, %lld videos (%s), %s preset at %lldx%lld, B %lld x k %lld, %s; run %s, %s\n",
-            o.data, (long long)NV, sv_dataset_kind(ds), o.preset, (long long)R, (long long)R, (long long)B,
+    fprintf(stdout, "svgan train: %s, %lld videos (%s), %s preset at %lldx%lld (widths %d, %d), B %lld x k %lld, %s; run %s, %s\n",
+            o.data, (long long)NV, sv_dataset_kind(ds), o.preset, (long long)R, (long long)R, o.cfg.channel_base,
+            o.cfg.channel_max, (long long)B,
             (long long)K, sv_ctx_info(ctx)->name, o.out,
             resume_path ? "resumed" : "new");
     if (resume_path)
